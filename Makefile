@@ -1,0 +1,32 @@
+# `make demo` and `make test` work on a fresh machine: each creates .venv and installs first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench install clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	# sigoptlite/libsigopt declare an old numpy pin they do not need: install them without their deps.
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) demo.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) benchmarks/env_throughput.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,185 @@
+"""The native batched ToyCorewar environment: every copy's state in numpy arrays, stepped together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from environment.rewards import make_reward
+from environment.single_env import observation_space
+from environment.tasks import TaskSource, check_registers
+from toycorewar import ActionTable, MachineConfig, format_program
+
+
+class FixedOrRandomTasks:
+    """The default task source: the given target (or a uniform random one per episode) and reg_init."""
+
+    def __init__(self, target: np.ndarray | None, reg_init: np.ndarray) -> None:
+        self.target, self.reg_init = target, reg_init
+
+    def __call__(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        if self.target is None:
+            targets = rng.integers(0, 256, size=(count, len(self.reg_init)), dtype=np.int64)
+        else:
+            targets = np.broadcast_to(self.target, (count, len(self.target)))
+        return targets, np.broadcast_to(self.reg_init, (count, len(self.reg_init)))
+
+
+class ToyCorewarVectorEnv(VectorEnv):
+    """`num_envs` copies of `ToyCorewarEnv` held as arrays and stepped with a few vector operations.
+
+    State: `registers[num_envs, R]`, `program[num_envs, MAX_LENGTH]` (NUM_ACTIONS marks an empty
+    slot), `length[num_envs]`, `target[num_envs, R]`. A step executes only each copy's new
+    instruction; there is no Python loop over copies.
+
+    Observations, actions, rewards and termination are those of `ToyCorewarEnv`, batched. Arguments
+    are those of `ToyCorewarEnv`, plus:
+
+    - `autoreset_mode`: "NextStep" (Gymnasium's default: the step after an episode's end resets that
+      copy, ignoring its action and returning reward 0) or "SameStep" (a finished copy is reset in the
+      step that ends it; its last observation is in `info["final_obs"]`, masked by `info["_final_obs"]`).
+    - `tasks`: a task source, `tasks(count, rng) -> (targets[count, R], reg_inits[count, R])`, asked
+      for the task of every episode that starts (see `environment.tasks`); it overrides target/reg_init.
+
+    Info (arrays over copies): `registers` (after the step), and `performance` and `solved` with their
+    masks `_performance` and `_solved` marking the copies whose episode ended in this step. Call
+    `program_text(i)` for the assembly text of copy i.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(self, num_envs: int = 1, target: list[int] | None = None, reg_init: list[int] | None = None,
+                 max_length: int = 5, num_registers: int = 4, n_vals: int = 20,
+                 circular: bool = True, positive: bool = True, cumulative: bool = True,
+                 reward_func: str = "Specific_register_values",
+                 autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+                 tasks: TaskSource | None = None) -> None:
+        if not isinstance(num_envs, int) or num_envs < 1:
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        if self.autoreset_mode == AutoresetMode.DISABLED:
+            raise ValueError("autoreset_mode must be NextStep or SameStep")
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
+        self.num_envs = num_envs
+        self.config = MachineConfig(num_registers, n_vals, max_length)
+        self.table = ActionTable(self.config)
+        self.reward = make_reward(reward_func, {"circular": circular, "positive": positive,
+                                                "cumulative": cumulative})
+        r = num_registers
+        default_target = None if target is None else check_registers(target, r, "target")
+        default_reg_init = (np.zeros(r, dtype=np.int64) if reg_init is None
+                            else check_registers(reg_init, r, "reg_init"))
+        self.tasks = tasks if tasks is not None else FixedOrRandomTasks(default_target, default_reg_init)
+        self.single_observation_space = observation_space(self.config)
+        self.single_action_space = spaces.Discrete(self.config.num_actions)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.render_mode = None
+        self.registers = np.zeros((num_envs, r), dtype=np.int64)
+        self.target = np.zeros((num_envs, r), dtype=np.int64)
+        self.program = np.full((num_envs, max_length), self.config.num_actions, dtype=np.int64)
+        self.length = np.zeros(num_envs, dtype=np.int64)
+        self.distance = np.zeros(num_envs, dtype=np.int64)
+        self._rows = np.arange(num_envs)
+        self._needs_reset = np.ones(num_envs, dtype=bool)
+        self._started = False
+        self._np_random, self._np_random_seed = seeding.np_random(None)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        """Reset every copy, or those of `options["reset_mask"]`; `options["target"]` and
+        `options["reg_init"]` ([R] or [num_envs, R]) set the task of the copies reset."""
+        if seed is not None:
+            self._np_random, self._np_random_seed = seeding.np_random(seed)
+        options = dict(options or {})
+        unknown = sorted(set(options) - {"target", "reg_init", "reset_mask"})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {', '.join(unknown)}: "
+                             "expected 'target', 'reg_init', 'reset_mask'")
+        mask = options.get("reset_mask")
+        if mask is None:
+            mask = np.ones(self.num_envs, dtype=bool)
+        elif not (isinstance(mask, np.ndarray) and mask.dtype == np.bool_ and mask.shape == (self.num_envs,)):
+            raise ValueError(f"options['reset_mask'] must be a bool array of shape ({self.num_envs},)")
+        elif not self._started and not mask.all():
+            raise ValueError("the first reset() must reset every copy (no reset_mask, or all True)")
+        rows = np.flatnonzero(mask)
+        targets, reg_inits = self.tasks(len(rows), self.np_random)
+        targets = self._option_rows(options.get("target"), "target", targets, mask)
+        reg_inits = self._option_rows(options.get("reg_init"), "reg_init", reg_inits, mask)
+        self._start_episodes(rows, targets, reg_inits)
+        self._started = True
+        return self._observation(), {"registers": self.registers.copy()}
+
+    def _option_rows(self, value: Any, name: str, default: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if value is None:
+            return default
+        r = self.config.num_registers
+        array = np.asarray(value)
+        if array.ndim == 2 and array.shape == (self.num_envs, r):
+            return np.stack([check_registers(row, r, f"{name}[{i}]") for i, row in enumerate(array)])[mask]
+        return np.broadcast_to(check_registers(value, r, name), (int(mask.sum()), r))
+
+    def _start_episodes(self, rows: np.ndarray, targets: np.ndarray, reg_inits: np.ndarray) -> None:
+        self.target[rows] = targets
+        self.registers[rows] = reg_inits
+        self.program[rows] = self.config.num_actions
+        self.length[rows] = 0
+        self.distance[rows] = self.reward.distance(self.registers[rows], self.target[rows])
+        self._needs_reset[rows] = False
+
+    def step(self, actions: Any) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, dict]:
+        if not self._started:
+            raise RuntimeError("step() called before reset(); call reset() first")
+        actions = self._check_actions(actions)
+        resetting = self._needs_reset.copy() if self.autoreset_mode == AutoresetMode.NEXT_STEP else None
+        # Copies about to be reset (NextStep) are stepped too, harmlessly: their state is overwritten.
+        self.table.execute_batch(self.registers, actions)
+        max_length = self.config.max_length
+        self.program[self._rows, np.minimum(self.length, max_length - 1)] = actions
+        self.length += 1
+        after = self.reward.distance(self.registers, self.target)
+        terminated = (actions == self.table.stop_action) | (self.length >= max_length)
+        rewards = self.reward.step_reward(self.distance, after, terminated, max_length - self.length)
+        self.distance = after
+        info: dict[str, Any] = {"registers": self.registers.copy(), "performance": -after,
+                                "solved": after == 0}
+        if resetting is not None:
+            terminated &= ~resetting
+            info["_performance"] = info["_solved"] = terminated.copy()
+            if resetting.any():
+                rows = np.flatnonzero(resetting)
+                self._start_episodes(rows, *self.tasks(len(rows), self.np_random))
+                rewards[rows] = 0.0
+                info["registers"][rows] = self.registers[rows]
+            self._needs_reset = terminated.copy()
+        else:
+            info["_performance"] = info["_solved"] = terminated.copy()
+            if terminated.any():
+                info["final_obs"], info["_final_obs"] = self._observation(), terminated.copy()
+                rows = np.flatnonzero(terminated)
+                self._start_episodes(rows, *self.tasks(len(rows), self.np_random))
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        return self._observation(), rewards, terminated, truncated, info
+
+    def _check_actions(self, actions: Any) -> np.ndarray:
+        array = np.asarray(actions)
+        if array.shape != (self.num_envs,) or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"actions must be an integer array of shape ({self.num_envs},), "
+                             f"got {array.dtype} of shape {array.shape}")
+        if array.min() < 0 or array.max() >= self.config.num_actions:
+            bad = array[(array < 0) | (array >= self.config.num_actions)][0]
+            raise ValueError(f"action {bad} is out of range 0..{self.config.num_actions - 1}")
+        return array.astype(np.intp, copy=False)
+
+    def _observation(self) -> dict[str, np.ndarray]:
+        return {"program": self.program.copy(), "registers": self.registers.copy(), "target": self.target.copy()}
+
+    def program_text(self, index: int) -> str:
+        """The assembly text of copy `index`'s program so far."""
+        actions = self.program[index, :self.length[index]]
+        return format_program([self.table.instructions[a] for a in actions])
