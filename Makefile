@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(PY) demo.py
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -41,9 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         fail(str(error))
     registers = list(reg_init) if reg_init else [0] * config.num_registers
     print(f"{'start':<20} {format_registers(registers)}")
-    for instruction, registers in zip(program, run(program, registers, config.num_registers), strict=True):
-        print(f"{str(instruction):<20} {format_registers(registers)}")
-    print(f"{'final':<20} {format_registers(registers)}")
+    trace = run(program, registers, config.num_registers)
+    for instruction, after in zip(program, trace, strict=True):
+        print(f"{str(instruction):<20} {format_registers(after)}")
+    print(f"{'final':<20} {format_registers(trace[-1] if trace else registers)}")
     return 0
 
 

@@ -25,7 +25,7 @@ class AssemblyError(ValueError):
 
 def parse_instruction(text: str, config: MachineConfig) -> Instruction:
     """Parse one instruction (no comment); a malformed one is a ValueError saying what was expected."""
-    mnemonic, _, rest = text.strip().partition(" ")
+    mnemonic, rest = (text.split(None, 1) + ["", ""])[:2]  # any whitespace, tabs included
     op = mnemonic.lower()
     if op not in OPERANDS:
         raise ValueError(f"unknown instruction '{mnemonic}': expected one of {', '.join(OPERANDS)}")

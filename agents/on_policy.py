@@ -1,0 +1,113 @@
+"""What the on-policy agents (AC_Agent, PG_Agent) share: a policy-value network, batched rollouts of
+`num_envs` episodes side by side on the batched environment, and one batched update per rollout.
+
+Each agent file says how it turns a rollout's rewards into returns (`returns`), the one thing in which
+actor-critic and REINFORCE differ here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from agents.checkpoints import numpy_rng_state, restore_numpy_rng
+from agents.monitor import Monitor, RunContext
+from agents.networks import build_network, network_spec, observation_tensors
+from environment import ToyCorewarVectorEnv
+
+
+class OnPolicyAgent:
+    agent_name = "OnPolicyAgent"
+
+    def __init__(self, ctx: RunContext) -> None:
+        p = self.params = ctx.params
+        self.ctx, self.device = ctx, ctx.device
+        torch.manual_seed(ctx.seed)
+        self.rng = np.random.default_rng(ctx.seed)
+        self.spec = network_spec("policy_value", ctx.machine, p.h_size, p.middle_size, p.lstm_layers)
+        self.network = build_network(self.spec).to(self.device)
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr)
+        self.env = ToyCorewarVectorEnv(p.num_envs, autoreset_mode="SameStep", tasks=ctx.tasks, **ctx.env_kwargs())
+        # One rollout holds MAX_LENGTH vector steps: at least one whole episode per copy.
+        self.horizon = ctx.machine.max_length
+        self.loss = float("nan")
+
+    def returns(self, rewards: torch.Tensor, terminated: torch.Tensor, last_values: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns [T, N] of a rollout and the mask of the steps that learn from them."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def greedy_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        logits, _ = self.network(*observation_tensors(obs, self.device))
+        return logits.argmax(dim=1).cpu().numpy()
+
+    @torch.no_grad()
+    def sample_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        logits, _ = self.network(*observation_tensors(obs, self.device))
+        # Gumbel-max with the agent's own generator keeps sampling reproducible from the seed.
+        gumbel = -np.log(-np.log(self.rng.random(logits.shape)))
+        return (logits.cpu().numpy() + gumbel).argmax(axis=1)
+
+    def train(self, monitor: Monitor) -> None:
+        obs, _ = self.env.reset(seed=int(self.rng.integers(2**31)))
+        while not monitor.done:
+            trajectory = {"program": [], "registers": [], "target": [], "action": [], "reward": [], "terminated": []}
+            episodes = 0
+            for _ in range(self.horizon):
+                actions = self.sample_actions(obs)
+                next_obs, rewards, terminated, _, _ = self.env.step(actions)
+                for name in ("program", "registers", "target"):
+                    trajectory[name].append(obs[name])
+                trajectory["action"].append(actions)
+                trajectory["reward"].append(rewards * self.params.reward_scale)
+                trajectory["terminated"].append(terminated)
+                episodes += int(terminated.sum())
+                obs = next_obs
+            self.learn({name: np.stack(values) for name, values in trajectory.items()}, obs)
+            monitor.update(monitor.episode + episodes, loss=self.loss)
+
+    def learn(self, rollout: dict[str, np.ndarray], last_obs: dict[str, np.ndarray]) -> None:
+        p = self.params
+        steps, n = rollout["action"].shape
+        flat = {name: rollout[name].reshape(steps * n, *rollout[name].shape[2:]) for name in
+                ("program", "registers", "target")}
+        logits, values = self.network(*observation_tensors(flat, self.device))
+        with torch.no_grad():
+            _, last_values = self.network(*observation_tensors(last_obs, self.device))
+        rewards = torch.as_tensor(rollout["reward"], dtype=torch.float32, device=self.device)
+        terminated = torch.as_tensor(rollout["terminated"], device=self.device)
+        returns, mask = self.returns(rewards, terminated, last_values)
+        returns, mask = returns.reshape(-1), mask.reshape(-1).float()
+        log_probs = F.log_softmax(logits, dim=1)
+        actions = torch.as_tensor(rollout["action"].reshape(-1), device=self.device)
+        taken = log_probs.gather(1, actions.unsqueeze(1)).squeeze(1)
+        advantage = (returns - values).detach()
+        entropy = -(log_probs.exp() * log_probs).sum(dim=1)
+        count = mask.sum().clamp(min=1.0)
+        policy_loss = -(taken * advantage * mask).sum() / count
+        value_loss = ((returns - values) ** 2 * mask).sum() / count
+        entropy_bonus = p.entropy_coef * (entropy * mask).sum() / count
+        loss = policy_loss + getattr(p, "value_coef", 0.5) * value_loss - entropy_bonus
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0)
+        self.optimizer.step()
+        self.loss = float(loss.detach())
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def model_payload(self) -> dict[str, Any]:
+        return {"network_spec": self.spec, "network": {k: v.detach().cpu().clone() for k, v in
+                                                       self.network.state_dict().items()}}
+
+    def training_state(self) -> dict[str, Any]:
+        return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "rng": numpy_rng_state(self.rng)}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng = restore_numpy_rng(state["rng"])

@@ -1,0 +1,176 @@
+"""Train the runs of a training file with the presets of a configuration file.
+
+    python main.py NAME [-f] [-t training.json] [-c config.json] [-j N] [--seed S] [--resume] [--quiet]
+
+Outputs (SPEC §8): experiments/NAME/ (Training_descriptions.json, config.json, one folder per run with
+NNNNNNN_Evaluation logs and models/best, models/last; summary.json and curves.png at the end) and
+TensorBoard curves under runs/NAME/<id>/. Exit status: 0 all runs finished, 1 a run failed,
+2 bad input (nothing written), 130 interrupted (checkpoints and logs written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from agents.config import Config, ConfigError, Run, load_config, load_training
+from agents.runner import train_run
+from toycorewar.cli import ArgumentParser, fail
+
+EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
+
+
+def parse_arguments(argv: list[str] | None) -> Any:
+    parser = ArgumentParser(prog="python main.py", description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="experiment name: outputs go to experiments/NAME and runs/NAME")
+    parser.add_argument("-f", "--force", action="store_true", help="replace an existing experiments/NAME")
+    parser.add_argument("-t", "--training", default="training.json", help="training file (default training.json)")
+    parser.add_argument("-c", "--config", default="config.json", help="configuration file (default config.json)")
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                        help="runs trained at once, each in its own process (default: one per core)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of runs that give none (default 0)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted experiment from models/last")
+    parser.add_argument("--only", nargs="+", metavar="ID", help="train only these run ids")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run the trainings as Ray tasks (see README)")
+    args = parser.parse_args(argv)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
+        parser.error(f"NAME '{args.name}' must be letters, digits, '.', '_' or '-' (it names a folder)")
+    if args.jobs < 1:
+        parser.error(f"-j must be at least 1, got {args.jobs}")
+    if args.seed < 0:
+        parser.error(f"--seed must be ≥ 0, got {args.seed}")
+    if args.force and args.resume:
+        parser.error("-f replaces the experiment and --resume continues it: give one of them")
+    return args
+
+
+def prepare_folders(args: Any, experiment: Path, tensorboard: Path) -> None:
+    """Refuse to overwrite without -f; with -f replace only experiments/NAME and runs/NAME."""
+    if args.resume:
+        if not experiment.is_dir():
+            raise ConfigError(f"{experiment}: no such experiment to resume")
+        return
+    if experiment.exists() and not args.force:
+        raise ConfigError(f"{experiment} already exists: use -f to replace it, --resume to continue it, "
+                          "or choose another NAME")
+    for folder in (experiment, tensorboard):
+        if folder.exists():
+            shutil.rmtree(folder)
+
+
+def run_jobs(runs: list[Run], config: Config, args: Any, experiment: Path, tensorboard: Path,
+             raw_runs: dict[str, dict]) -> list[dict]:
+    """Train every run, `args.jobs` at a time; a failing run does not stop the others."""
+    tasks = []
+    for index, run in enumerate(runs):
+        resume = args.resume and (experiment / run.folder / "models" / "last").exists()
+        tasks.append({"run_data": raw_runs[run.folder], "config_data": config.to_json(),
+                      "run_dir": str(experiment / run.folder), "tensorboard_dir": str(tensorboard / run.folder),
+                      "seed": run.seed if run.seed is not None else args.seed, "quiet": args.quiet,
+                      "position": index if args.jobs > 1 else 0, "resume": resume})
+    if args.ray:
+        from agents.distributed import run_on_ray
+        return run_on_ray(tasks, args.ray)
+    if args.jobs == 1 or len(tasks) == 1:
+        return run_here(tasks)
+    from agents.parallel import run_in_processes
+    return run_in_processes(tasks, min(args.jobs, len(tasks)))
+
+
+def run_here(tasks: list[dict]) -> list[dict]:
+    results = []
+    for task in tasks:
+        result = train_run(**task)
+        results.append(result)
+        if result["status"] == "interrupted":
+            results += [skipped(t) for t in tasks[len(results):]]
+            break
+    return results
+
+
+def skipped(task: dict) -> dict:
+    return {"id": task["run_data"]["id"], "algo": task["run_data"]["algo"], "status": "not started",
+            "best_performance": None, "first_solve": None, "episodes": 0, "seconds": 0.0, "curve": []}
+
+
+def print_summary(results: list[dict]) -> None:
+    header = (f"{'run':<10}{'algorithm':<12}{'status':<13}{'best perf':>10}{'first solve':>13}"
+              f"{'episodes':>10}{'time':>9}")
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        best = "-" if r["best_performance"] is None else f"{r['best_performance']:g}"
+        solve = "-" if r["first_solve"] is None else str(r["first_solve"])
+        print(f"{str(r['id']):<10}{r['algo']:<12}{r['status']:<13}{best:>10}{solve:>13}{r['episodes']:>10}"
+              f"{r['seconds']:>8.1f}s")
+        if r.get("error"):
+            print(f"    error: {r['error']}")
+
+
+def draw_curves(results: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for r in results:
+        if r["curve"]:
+            episodes, performance = zip(*r["curve"], strict=True)
+            axes.plot(episodes, performance, label=f"run {r['id']} ({r['algo']})")
+    axes.set_xlabel("episode")
+    axes.set_ylabel("mean evaluation performance (0 = solved)")
+    axes.set_title(path.parent.name)
+    axes.grid(alpha=0.3)
+    if any(r["curve"] for r in results):
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    experiment, tensorboard = Path("experiments") / args.name, Path("runs") / args.name
+    try:
+        config = load_config(args.config)
+        runs = load_training(args.training, config)
+        if args.only:
+            unknown = sorted(set(args.only) - {run.folder for run in runs})
+            if unknown:
+                raise ConfigError(f"{args.training}: --only: no run with id {', '.join(unknown)}")
+            runs = [run for run in runs if run.folder in args.only]
+        prepare_folders(args, experiment, tensorboard)
+    except ConfigError as error:
+        fail(str(error))
+    raw = json.loads(Path(args.training).read_text(encoding="utf-8"))
+    raw_runs = {str(entry["id"]): entry for entry in raw}
+    experiment.mkdir(parents=True, exist_ok=True)
+    if not args.resume:
+        (experiment / "Training_descriptions.json").write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
+        (experiment / "config.json").write_text(json.dumps(config.to_json(), indent=2) + "\n", encoding="utf-8")
+    results = run_jobs(runs, config, args, experiment, tensorboard, raw_runs)
+    print()
+    print_summary(results)
+    summary = [{k: v for k, v in r.items() if k != "traceback"} for r in results]
+    (experiment / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    draw_curves(results, experiment / "curves.png")
+    for r in results:
+        if r["status"] == "failed" and r.get("traceback"):
+            (experiment / str(r["id"])).mkdir(parents=True, exist_ok=True)
+            (experiment / str(r["id"]) / "error.txt").write_text(r["traceback"], encoding="utf-8")
+    print(f"\nsummary: {experiment / 'summary.json'}   curves: {experiment / 'curves.png'}   "
+          f"TensorBoard: tensorboard --logdir {tensorboard.parent}")
+    if any(r["status"] in ("interrupted", "not started") for r in results):
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if any(r["status"] == "failed" for r in results) else 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Task schedules (SPEC §5): which target and which initial registers each episode uses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from environment import ScheduledTasks, TaskSchedule, ToyCorewarVectorEnv, heldout_targets, schedule_from_spec
+from toycorewar import ActionTable
+
+STOP = ActionTable().stop_action
+A, B, C = [1, 1, 1, 1], [2, 2, 2, 2], [3, 3, 3, 3]
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def test_fixed_values_cycle_every_alternate_freq_episodes():
+    schedule = TaskSchedule.fixed([A, B, C], alternate_freq=2)
+    assert schedule.next(7, rng()).tolist() == [A, A, B, B, C, C, A]
+    # The schedule carries on where it stopped, however the episodes are asked for.
+    assert schedule.next(1, rng()).tolist() == [A]
+    assert schedule.next(3, rng()).tolist() == [B, B, C]
+
+
+def test_alternate_freq_zero_gives_one_block_of_episodes_per_value():
+    schedule = TaskSchedule.fixed([A, B, C], alternate_freq=0, episodes=12)
+    assert schedule.next(12, rng()).tolist() == [A] * 4 + [B] * 4 + [C] * 4
+
+
+def test_spec_with_a_list_of_values_uses_exactly_those():
+    spec = {"values": [A, B], "alternate_freq": 1}
+    schedule = schedule_from_spec(spec, "targets", 4, 10, rng(), null="random")
+    assert schedule.next(5, rng()).tolist() == [A, B, A, B, A]
+    assert schedule.distinct_values().tolist() == [A, B]
+
+
+def test_spec_alternate_freq_zero_splits_the_run_episodes():
+    spec = {"values": [A, B], "alternate_freq": 0}
+    schedule = schedule_from_spec(spec, "targets", 4, 6, rng(), null="random")
+    assert schedule.next(6, rng()).tolist() == [A, A, A, B, B, B]
+
+
+def test_spec_with_a_count_draws_that_many_targets_once_from_the_seed():
+    spec = {"values": 3, "alternate_freq": 1}
+    first = schedule_from_spec(spec, "targets", 4, 30, rng(7), null="random")
+    again = schedule_from_spec(spec, "targets", 4, 30, rng(7), null="random")
+    other = schedule_from_spec(spec, "targets", 4, 30, rng(8), null="random")
+    values = first.distinct_values()
+    assert values.shape == (3, 4)
+    assert values.min() >= 0 and values.max() <= 255
+    assert np.array_equal(values, again.distinct_values())
+    assert not np.array_equal(values, other.distinct_values())
+    # Drawn once: the episodes cycle through those three, whatever the episode rng does.
+    assert first.next(6, rng(1)).tolist() == values[[0, 1, 2, 0, 1, 2]].tolist()
+
+
+def test_null_targets_are_fresh_random_targets_every_episode():
+    schedule = schedule_from_spec(None, "targets", 4, 100, rng(), null="random")
+    assert schedule.distinct_values() is None
+    episode_rng = rng(3)
+    targets = schedule.next(50, episode_rng)
+    assert targets.shape == (50, 4)
+    assert targets.min() >= 0 and targets.max() <= 255
+    assert len({tuple(t) for t in targets}) == 50
+    assert not np.array_equal(schedule.next(50, episode_rng), targets)
+    assert np.array_equal(schedule_from_spec(None, "targets", 4, 100, rng(), null="random").next(50, rng(3)),
+                          targets)
+
+
+def test_null_reg_inits_are_zeros():
+    schedule = schedule_from_spec(None, "reg_inits", 4, 100, rng(), null="zeros")
+    assert schedule.next(3, rng()).tolist() == [[0, 0, 0, 0]] * 3
+    assert schedule.distinct_values().tolist() == [[0, 0, 0, 0]]
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"values": [[1, 2, 3]], "alternate_freq": 1}, r"reg_inits\.values\[0\] must be a list of 4 integers"),
+    ({"values": [A, [1, 2, 3, 4, 5]]}, r"reg_inits\.values\[1\] must be a list of 4 integers"),
+    ({"values": [[1, 2, 3, 256]]}, r"reg_inits\.values\[0\] .*256 is out of range"),
+    ({"values": [[-1, 2, 3, 4]]}, r"reg_inits\.values\[0\] .*-1 is out of range"),
+    ({"values": [[1, 2, 3, 4.5]]}, r"reg_inits\.values\[0\] must be a list of 4 integers"),
+    ({"values": 2, "alternate_frq": 1}, r"reg_inits has unknown key\(s\) alternate_frq"),
+    ({"values": 2, "alternate_freq": -1}, r"reg_inits\.alternate_freq must be an integer ≥ 0, got -1"),
+    ({"values": 2, "alternate_freq": 1.5}, r"reg_inits\.alternate_freq must be an integer"),
+    ({"values": 0}, r"reg_inits\.values must be a count ≥ 1"),
+    ({"values": []}, r"reg_inits\.values must be a count ≥ 1 or a non-empty list"),
+    ({"alternate_freq": 1}, r"reg_inits needs 'values'"),
+    ([A, B], r"reg_inits must be null or an object"),
+])
+def test_bad_schedule_spec_is_an_error_naming_the_field(spec, message):
+    with pytest.raises(ValueError, match=message):
+        schedule_from_spec(spec, "reg_inits", 4, 10, rng(), null="zeros")
+
+
+def test_heldout_targets_are_reproducible_from_seed_100():
+    targets = heldout_targets(20)
+    assert targets.shape == (20, 4)
+    assert targets.min() >= 0 and targets.max() <= 255
+    assert np.array_equal(targets, heldout_targets(20))
+    assert np.array_equal(targets, heldout_targets(20, seed=100))
+    assert not np.array_equal(targets, heldout_targets(20, seed=101))
+    assert heldout_targets(5, num_registers=3).shape == (5, 3)
+
+
+def test_vector_env_takes_scheduled_target_and_reg_init_at_every_autoreset():
+    # Targets change every 2 episodes, initial registers every episode.
+    tasks = ScheduledTasks(TaskSchedule.fixed([A, B, C], alternate_freq=2),
+                           TaskSchedule.fixed([[9, 9, 9, 9], [8, 8, 8, 8]], alternate_freq=1))
+    env = ToyCorewarVectorEnv(num_envs=1, autoreset_mode="SameStep", tasks=tasks)
+    observation, _ = env.reset(seed=0)
+    seen = [(observation["target"][0].tolist(), observation["registers"][0].tolist())]
+    for _ in range(6):
+        observation, _, terminated, _, _ = env.step(np.array([STOP]))
+        assert terminated[0]
+        seen.append((observation["target"][0].tolist(), observation["registers"][0].tolist()))
+    nine, eight = [9] * 4, [8] * 4
+    assert seen == [(A, nine), (A, eight), (B, nine), (B, eight), (C, nine), (C, eight), (A, nine)]
+
+
+def test_vector_env_next_step_autoreset_takes_the_next_scheduled_target():
+    tasks = ScheduledTasks(TaskSchedule.fixed([A, B], alternate_freq=1), TaskSchedule("zeros", 4))
+    env = ToyCorewarVectorEnv(num_envs=1, autoreset_mode="NextStep", tasks=tasks)
+    observation, _ = env.reset(seed=0)
+    targets = [observation["target"][0].tolist()]
+    for _ in range(3):
+        observation, _, terminated, _, _ = env.step(np.array([STOP]))
+        assert terminated[0] and observation["target"][0].tolist() == targets[-1]
+        observation, reward, terminated, _, _ = env.step(np.array([STOP]))  # the autoreset step
+        assert not terminated[0] and reward[0] == 0
+        targets.append(observation["target"][0].tolist())
+    assert targets == [A, B, A, B]
+
+
+def test_vector_env_copies_started_together_take_successive_scheduled_targets():
+    tasks = ScheduledTasks(TaskSchedule.fixed([A, B, C], alternate_freq=1), TaskSchedule("zeros", 4))
+    env = ToyCorewarVectorEnv(num_envs=3, autoreset_mode="SameStep", tasks=tasks)
+    observation, _ = env.reset(seed=0)
+    assert sorted(observation["target"].tolist()) == [A, B, C]
+    observation, *_ = env.step(np.full(3, STOP))
+    assert sorted(observation["target"].tolist()) == [A, B, C]
+    assert observation["registers"].tolist() == [[0, 0, 0, 0]] * 3
