@@ -17,7 +17,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) demo.py
+	$(PY) main.py demo -f -t examples/demo_training.json -j 1
+	$(PY) synthesize.py demo 1 --target 4,14,18,238
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

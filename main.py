@@ -38,7 +38,6 @@ def parse_arguments(argv: list[str] | None) -> Any:
     parser.add_argument("--resume", action="store_true", help="continue an interrupted experiment from models/last")
     parser.add_argument("--only", nargs="+", metavar="ID", help="train only these run ids")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--ray", metavar="ADDRESS", help="run the trainings as Ray tasks (see README)")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
         parser.error(f"NAME '{args.name}' must be letters, digits, '.', '_' or '-' (it names a folder)")
@@ -75,9 +74,6 @@ def run_jobs(runs: list[Run], config: Config, args: Any, experiment: Path, tenso
                       "run_dir": str(experiment / run.folder), "tensorboard_dir": str(tensorboard / run.folder),
                       "seed": run.seed if run.seed is not None else args.seed, "quiet": args.quiet,
                       "position": index if args.jobs > 1 else 0, "resume": resume})
-    if args.ray:
-        from agents.distributed import run_on_ray
-        return run_on_ray(tasks, args.ray)
     if args.jobs == 1 or len(tasks) == 1:
         return run_here(tasks)
     from agents.parallel import run_in_processes

@@ -7,11 +7,12 @@ one, the field and what was expected. Nothing here is read at import time.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from environment.rewards import make_reward
 from environment.tasks import schedule_from_spec
@@ -87,6 +88,9 @@ class DQNParameters(NetworkParameters):
     epsilon_decay_steps: Annotated[float, Field(ge=0)] | NonNegativeInt = 0.5
     initial_epsilon: Annotated[float, Field(ge=0, le=1)] = 1.0
     final_epsilon: Annotated[float, Field(ge=0, le=1)] = 0.05
+    n_step: PositiveInt = 1  # rewards summed before bootstrapping (1: classic DQN)
+    # Hindsight relabelling: this fraction of sampled transitions learn to reach a goal the episode reached.
+    relabel_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
 
     def decay_episodes(self, episodes: int) -> int:
         """epsilon_decay_steps in episodes: a float is a fraction of the run's episodes, an int a count."""
@@ -149,6 +153,14 @@ class Run(Model):
     targets: dict[str, Any] | None = None
     reg_inits: dict[str, Any] | None = None
     seed: NonNegativeInt | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _names_a_folder(cls, value: int | str) -> int | str:
+        # The id names the run's folders: '..', '' or 'a/b' would write outside experiments/NAME.
+        if isinstance(value, str) and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", value):
+            raise ValueError(f"run id {value!r} must be letters, digits, '.', '_' or '-' (it names a folder)")
+        return value
 
     @property
     def folder(self) -> str:

@@ -32,7 +32,7 @@ class DQN_Agent:
         self.spec = network_spec("dueling_q", ctx.machine, p.h_size, p.middle_size, p.lstm_layers)
         self.q = build_network(self.spec).to(self.device)
         self.target_q = copy.deepcopy(self.q)
-        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=p.lr)
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=p.lr, foreach=True)
         self.buffer = ReplayBuffer(p.replay_buffer_size, ctx.machine)
         self.env = ToyCorewarVectorEnv(p.num_envs, autoreset_mode="SameStep", tasks=ctx.tasks, **ctx.env_kwargs())
         self.decay_episodes = p.decay_episodes(ctx.run.episodes)
@@ -78,9 +78,16 @@ class DQN_Agent:
             obs = next_obs
             monitor.update(monitor.episode + int(terminated.sum()), loss=self.loss, exploration_rate=epsilon)
 
+    def scaled_step_reward(self, registers: np.ndarray, next_registers: np.ndarray, target: np.ndarray,
+                           terminated: np.ndarray, unused: np.ndarray) -> np.ndarray:
+        reward = self.env.reward
+        before, after = reward.distance(registers, target), reward.distance(next_registers, target)
+        return reward.step_reward(before, after, terminated, unused) * self.params.reward_scale
+
     def learn(self) -> None:
         p = self.params
-        batch = self.buffer.sample(p.batch_size, self.rng)
+        batch = self.buffer.sample(p.batch_size, self.rng, p.n_step, p.gamma, self.env.num_envs,
+                                   p.relabel_fraction, self.scaled_step_reward if p.relabel_fraction else None)
         t = {name: torch.as_tensor(array, device=self.device) for name, array in batch.items()}
         program = torch.cat([t["program"], t["next_program"]]).long()
         registers = torch.cat([t["registers"], t["next_registers"]]).float()
@@ -93,7 +100,7 @@ class DQN_Agent:
             best_next = q_next_online.argmax(dim=1, keepdim=True)
             q_next = self.target_q(program[p.batch_size:], registers[p.batch_size:],
                                    target[p.batch_size:]).gather(1, best_next).squeeze(1)
-            y = t["reward"] + p.gamma * (~t["terminated"]).float() * q_next
+            y = t["reward"] + t["discount"] * (~t["terminated"]).float() * q_next
         loss = F.smooth_l1_loss(q_taken, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
+import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +25,26 @@ from agents.config import Config, Run
 from agents.evaluation import Evaluation, evaluate, write_evaluation_log
 from environment import ScheduledTasks, heldout_targets, schedule_from_spec
 from toycorewar import MachineConfig
+
+
+@contextmanager
+def interrupt_deferred(active: bool = True) -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it (main thread only: elsewhere, or when
+    not `active`, the block runs as it is)."""
+    if (not active or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is None):  # None: a handler Python cannot put back
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received and callable(previous):
+        previous(signal.SIGINT, None)
+    elif received and previous == signal.SIG_DFL:
+        raise KeyboardInterrupt
 
 
 class Agent(Protocol):
@@ -101,8 +125,8 @@ class Monitor:
     """Evaluation every ASSESS_FREQ episodes, logs and TensorBoard points every LOG_FREQ, the best model
     and the last checkpoint every SAVE_FREQ (and at the end), a progress bar."""
 
-    def __init__(self, ctx: RunContext, agent: Agent) -> None:
-        self.ctx, self.agent = ctx, agent
+    def __init__(self, ctx: RunContext, agent: Agent, stop_when_solved: bool = False) -> None:
+        self.ctx, self.agent, self.stop_when_solved = ctx, agent, stop_when_solved
         settings = ctx.config.settings
         self.assess_freq, self.log_freq, self.save_freq = settings.ASSESS_FREQ, settings.LOG_FREQ, settings.SAVE_FREQ
         self.models_dir = ctx.run_dir / "models"
@@ -112,6 +136,8 @@ class Monitor:
         self.best_episode = -1
         self.best_payload: dict[str, Any] | None = None
         self.first_solve: int | None = None
+        self.first_solve_seconds: float | None = None
+        self.first_solve_program: list[str] = []
         self.recent = deque(maxlen=settings.PERF_MRY)
         self.curve: list[tuple[int, float]] = []
         self.elapsed_before = 0.0
@@ -134,18 +160,25 @@ class Monitor:
 
     def update(self, episodes_done: int, **scalars: float) -> None:
         """Tell the monitor how many episodes have ended; it evaluates, logs and saves when due."""
-        self.progress.update(episodes_done - self.episode)
-        previous, self.episode = self.episode, episodes_done
-        self.scalars.update(scalars)
-        for boundary in sorted(set(self._crossed(previous, episodes_done, self.assess_freq)
-                                   + self._crossed(previous, episodes_done, self.log_freq))):
-            self._assess(boundary, log=boundary % self.log_freq == 0)
-        if self.save_freq and self._crossed(previous, episodes_done, self.save_freq):
-            self.save()
+        previous = self.episode
+        due = sorted(set(self._crossed(previous, episodes_done, self.assess_freq)
+                         + self._crossed(previous, episodes_done, self.log_freq)))
+        save_due = bool(self.save_freq and self._crossed(previous, episodes_done, self.save_freq))
+        # Once the count passes a boundary its evaluation must be done: a checkpoint taken after an
+        # interrupted one would resume past it and its log would never be written.
+        with interrupt_deferred(bool(due) or save_due):
+            self.progress.update(episodes_done - previous)
+            self.episode = episodes_done
+            self.scalars.update(scalars)
+            for boundary in due:
+                self._assess(boundary, log=boundary % self.log_freq == 0)
+            if save_due:
+                self.save()
 
     @property
     def done(self) -> bool:
-        return self.episode >= self.ctx.run.episodes
+        solved = self.stop_when_solved and self.first_solve is not None
+        return solved or self.episode >= self.ctx.run.episodes
 
     @staticmethod
     def _crossed(previous: int, now: int, every: int) -> list[int]:
@@ -174,7 +207,8 @@ class Monitor:
             self.best_performance, self.best_episode = performance, episode
             self.best_payload = copy.deepcopy(self.agent.model_payload())
         if self.first_solve is None and evaluation.solved_fraction == 1.0:
-            self.first_solve = episode
+            self.first_solve, self.first_solve_seconds = episode, self.elapsed()
+            self.first_solve_program = evaluation.tasks[0].instructions
         self.progress.set_postfix(perf=f"{performance:.1f}", best=f"{self.best_performance:.1f}", refresh=False)
         if log:
             write_evaluation_log(ctx.run_dir, evaluation, self.elapsed())
@@ -235,5 +269,6 @@ class Monitor:
 
     def result(self) -> dict[str, Any]:
         return {"best_performance": self.best_performance, "best_episode": self.best_episode,
-                "first_solve": self.first_solve, "episodes": self.episode, "seconds": self.elapsed(),
+                "first_solve": self.first_solve, "first_solve_seconds": self.first_solve_seconds,
+                "episodes": self.episode, "seconds": self.elapsed(), "program": self.first_solve_program,
                 "curve": self.curve}

@@ -25,7 +25,12 @@ class ObservationEncoder(nn.Module):
         self.embedding = nn.Embedding(machine.num_actions + 1, h_size)
         self.lstm = nn.LSTM(h_size, h_size, num_layers=lstm_layers, batch_first=True)
         r = machine.num_registers
-        self.registers_mlp = nn.Sequential(nn.Linear(5 * r, h_size), nn.ReLU(), nn.Linear(h_size, h_size), nn.ReLU())
+        self.register_offsets = nn.Parameter(torch.arange(r) * 256, requires_grad=False)
+        # Exact values matter (a register is right or it is not): each register's value, target and
+        # gap get a learned vector per value, as a one-hot input would, besides the scaled numbers.
+        self.value_embedding = nn.Embedding(3 * r * 256, h_size)
+        self.registers_mlp = nn.Sequential(nn.Linear(5 * r + 3 * r * h_size, h_size), nn.ReLU(),
+                                           nn.Linear(h_size, h_size), nn.ReLU())
         self.middle = nn.Sequential(nn.Linear(2 * h_size, middle_size), nn.ReLU())
 
     @staticmethod
@@ -35,11 +40,18 @@ class ObservationEncoder(nn.Module):
         return torch.cat([registers / 255.0, target / 255.0, gap / 128.0, gap.abs() / 128.0,
                           (gap == 0).float()], dim=1)
 
+    def value_features(self, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        values, goal = registers.long(), target.long()
+        gap = torch.remainder(goal - values, 256)
+        r = registers.shape[1]
+        index = torch.cat([values, goal + 256 * r, gap + 512 * r], dim=1) + self.register_offsets.repeat(3)
+        return self.value_embedding(index).flatten(1)
+
     def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         outputs, _ = self.lstm(self.embedding(program))
         program_features = outputs[:, -1]
-        register_features = self.registers_mlp(self.register_features(registers, target))
-        return self.middle(torch.cat([program_features, register_features], dim=1))
+        inputs = torch.cat([self.register_features(registers, target), self.value_features(registers, target)], dim=1)
+        return self.middle(torch.cat([program_features, self.registers_mlp(inputs)], dim=1))
 
 
 class DuelingQNetwork(nn.Module):
@@ -86,3 +98,15 @@ def network_spec(kind: str, machine: MachineConfig, h_size: int, middle_size: in
     return {"kind": kind, "num_registers": machine.num_registers, "n_vals": machine.n_vals,
             "max_length": machine.max_length, "h_size": h_size, "middle_size": middle_size,
             "lstm_layers": lstm_layers}
+
+
+def greedy_policy(network: nn.Module, device: torch.device | str = "cpu"):
+    """observations -> the action of highest Q-value (DQN) or highest probability (actor)."""
+
+    @torch.no_grad()
+    def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
+        output = network(*observation_tensors(obs, torch.device(device)))
+        scores = output[0] if isinstance(output, tuple) else output
+        return scores.argmax(dim=1).cpu().numpy()
+
+    return policy

@@ -29,7 +29,7 @@ class OnPolicyAgent:
         self.rng = np.random.default_rng(ctx.seed)
         self.spec = network_spec("policy_value", ctx.machine, p.h_size, p.middle_size, p.lstm_layers)
         self.network = build_network(self.spec).to(self.device)
-        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr)
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr, foreach=True)
         self.env = ToyCorewarVectorEnv(p.num_envs, autoreset_mode="SameStep", tasks=ctx.tasks, **ctx.env_kwargs())
         # One rollout holds MAX_LENGTH vector steps: at least one whole episode per copy.
         self.horizon = ctx.machine.max_length

@@ -22,7 +22,7 @@ def run_in_processes(tasks: list[dict], jobs: int) -> list[dict]:
     """Train `tasks` (keyword arguments of train_run), `jobs` at a time; results in the order of tasks."""
     context = multiprocessing.get_context("spawn")
     results_queue = context.Queue()
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = 1  # the same as -j 1, so a run gives the same results however many run at once
     pending = list(enumerate(tasks))
     active: dict[int, Any] = {}
     results: dict[int, dict] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from toycorewar import MachineConfig
@@ -13,6 +15,7 @@ class ReplayBuffer:
     def __init__(self, capacity: int, machine: MachineConfig) -> None:
         self.capacity = capacity
         length, r = machine.max_length, machine.num_registers
+        self.max_length, self.empty_slot = length, machine.num_actions
         self.arrays = {
             "program": np.zeros((capacity, length), dtype=np.int16),
             "registers": np.zeros((capacity, r), dtype=np.uint8),
@@ -38,9 +41,55 @@ class ReplayBuffer:
         self.index = (self.index + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def sample(self, batch_size: int, rng: np.random.Generator, n_step: int = 1, gamma: float = 1.0,
+               stride: int = 1, relabel_fraction: float = 0.0,
+               step_reward: Callable[..., np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """A batch of n-step transitions, some of them relabelled with a goal the episode reached.
+
+        - n-step: `reward` is the discounted sum of up to `n_step` rewards of the same episode,
+          `next_*` the observation after the last of them, `discount` (γ^k) the factor of the bootstrap
+          value. `stride` is the number of copies `add` writes per step, so the next step of row i's
+          episode is row i + stride; steps not yet written shorten the sum (still a valid target).
+        - hindsight relabelling (`relabel_fraction` of the rows): the target becomes the registers the
+          episode reached at this or a later step, and rewards are recomputed by `step_reward(registers,
+          next_registers, target, terminated, unused_slots)`: the same experience, read as a lesson on
+          reaching that goal.
+        """
+        a = self.arrays
         rows = rng.integers(0, self.size, size=batch_size)
-        return {name: array[rows] for name, array in self.arrays.items()}
+        written_after = (self.index - rows - 1) % self.capacity  # rows written since each sampled row
+        # chain[k]: the row of the episode's k-th step after `rows`; valid[k]: that step exists.
+        chain = np.stack([(rows + k * stride) % self.capacity for k in range(self.max_length)])
+        valid = np.zeros(chain.shape, dtype=bool)
+        valid[0] = True
+        for k in range(1, self.max_length):
+            valid[k] = valid[k - 1] & ~a["terminated"][chain[k - 1]] & (k * stride <= written_after)
+        target = a["target"][rows]
+        if relabel_fraction > 0:
+            relabel = rng.random(batch_size) < relabel_fraction
+            pick = (rng.random(batch_size) * valid.sum(axis=0)).astype(np.int64)
+            reached = a["next_registers"][chain[pick, np.arange(batch_size)]]
+            target = np.where(relabel[:, None], reached, target)
+        reward = np.zeros(batch_size, dtype=np.float32)
+        discount = np.ones(batch_size, dtype=np.float32)
+        last = rows
+        for k in range(n_step):
+            step_rows = chain[k]
+            if step_reward is None:
+                step = a["reward"][step_rows]
+            else:
+                unused = self.max_length - (a["next_program"][step_rows] != self.empty_slot).sum(axis=1)
+                step = step_reward(a["registers"][step_rows], a["next_registers"][step_rows], target,
+                                   a["terminated"][step_rows], unused)
+            reward += np.where(valid[k], discount * step, 0.0).astype(np.float32)
+            discount = np.where(valid[k], discount * gamma, discount).astype(np.float32)
+            last = np.where(valid[k], step_rows, last)
+            if k + 1 < n_step:
+                valid[k + 1] &= valid[k]
+        batch = {name: a[name][rows] for name in ("program", "registers", "action")}
+        batch.update(target=target, next_program=a["next_program"][last], next_registers=a["next_registers"][last],
+                     reward=reward, terminated=a["terminated"][last], discount=discount)
+        return batch
 
     def state(self) -> dict:
         return {"index": self.index, "size": self.size,

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from agents.config import parse_config, parse_training
-from agents.monitor import Monitor, RunContext
+from agents.monitor import Monitor, RunContext, interrupt_deferred
 
 
 def agent_class(name: str) -> type:
@@ -27,9 +27,11 @@ def agent_class(name: str) -> type:
 
 def train_run(run_data: dict, config_data: dict, run_dir: str, tensorboard_dir: str, seed: int = 0,
               quiet: bool = True, position: int = 0, resume: bool = False,
-              threads: int | None = None) -> dict[str, Any]:
+              threads: int = 1, stop_when_solved: bool = False) -> dict[str, Any]:
     """Train the run described by `run_data` (one entry of training.json) under `config_data`.
 
+    `threads`: torch threads of this run (one suits these small networks best on CPU);
+    `stop_when_solved`: end the run at its first evaluation that solves every task (benchmarks).
     Returns a summary: id, algorithm, status ("finished", "interrupted" or "failed"), best performance,
     episode of first solve, episodes, seconds, evaluation curve, and the error of a failed run.
     """
@@ -41,14 +43,15 @@ def train_run(run_data: dict, config_data: dict, run_dir: str, tensorboard_dir: 
                                "episodes": 0, "seconds": 0.0, "curve": [], "error": None}
     monitor = None
     try:
-        if threads:
-            torch.set_num_threads(threads)
+        torch.set_num_threads(threads)
         ctx = RunContext(run, config, Path(run_dir), Path(tensorboard_dir), seed=seed, quiet=quiet,
                          position=position, resume=resume)
         agent = agent_class(config.presets[run.algo].agent)(ctx)
-        monitor = Monitor(ctx, agent)
-        monitor.start()
+        monitor = Monitor(ctx, agent, stop_when_solved=stop_when_solved)
         try:
+            # Ctrl-C during the first evaluation (or the restore) waits for it, then saves as below.
+            with interrupt_deferred():
+                monitor.start()
             agent.train(monitor)
         except KeyboardInterrupt:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the checkpoint short

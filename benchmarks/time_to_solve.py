@@ -1,0 +1,99 @@
+"""Episodes and seconds until the shipped DQN preset first solves each single-target run, and the
+four-target run.
+
+    python benchmarks/time_to_solve.py [--seeds 3] [--jobs 2] [--assess 100] [--skip-four-targets]
+
+Trains the DQN preset of config.json on the five single-target runs of training.json (ids 1-5) with
+each seed, evaluating greedily every --assess episodes, each run stopping at its first evaluation
+that solves its target(s) (or at the run's episode budget). Then the four-target run (id 10) the same
+way. Runs go `--jobs` at a time, one process and one torch thread each. Prints one table and the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from agents.config import load_config, load_training  # noqa: E402
+from agents.parallel import run_in_processes  # noqa: E402
+from benchmarks.machine import describe_machine  # noqa: E402
+
+SINGLE_TARGET_IDS = ["1", "2", "3", "4", "5"]
+FOUR_TARGET_ID = "10"
+
+
+def tasks_for(run_ids: list[str], seeds: list[int], assess: int, folder: Path) -> list[dict]:
+    config = load_config(ROOT / "config.json")
+    runs = {run.folder: run for run in load_training(ROOT / "training.json", config)}
+    raw = {str(entry["id"]): entry for entry in json.loads((ROOT / "training.json").read_text())}
+    config_data = config.to_json()
+    config_data["settings"].update(ASSESS_FREQ=assess, LOG_FREQ=10**9, SAVE_FREQ=0)
+    tasks = []
+    for run_id in run_ids:
+        assert config.presets[runs[run_id].algo].agent == "DQN_Agent", f"run {run_id} is not a DQN run"
+        for seed in seeds:
+            name = f"{run_id}-seed{seed}"
+            tasks.append({"run_data": raw[run_id], "config_data": config_data, "run_dir": str(folder / name),
+                          "tensorboard_dir": str(folder / "runs" / name), "seed": seed, "quiet": True,
+                          "stop_when_solved": True})
+    return tasks
+
+
+def targets_of(task: dict) -> str:
+    values = task["run_data"]["targets"]["values"]
+    return " ".join(str(v) for v in values) if len(values) == 1 else f"{len(values)} targets"
+
+
+def print_rows(tasks: list[dict], results: list[dict]) -> None:
+    for task, result in zip(tasks, results, strict=True):
+        solved = result["first_solve"] is not None
+        episodes = result["first_solve"] if solved else f">{result['episodes']}"
+        seconds = result["first_solve_seconds"] if solved else result["seconds"]
+        program = "; ".join(result.get("program") or []) if solved else f"not solved (best {result['best_performance']})"
+        if result["status"] == "failed":
+            program = f"FAILED: {result['error']}"
+        print(f"{targets_of(task):<22}{task['seed']:>5}{episodes:>10}{seconds:>9.1f}  {program}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per single-target run (default 3)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (default: cores)")
+    parser.add_argument("--assess", type=int, default=100, help="evaluate every so many episodes (default 100)")
+    parser.add_argument("--skip-four-targets", action="store_true", help="only the single-target runs")
+    args = parser.parse_args()
+    print(f"machine: {describe_machine()}")
+    print(f"{'target':<22}{'seed':>5}{'episodes':>10}{'seconds':>9}  program found (first solve)")
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        single = tasks_for(SINGLE_TARGET_IDS, list(range(args.seeds)), args.assess, folder)
+        results = run_in_processes(single, args.jobs)
+        print_rows(single, results)
+        solved = [r for r in results if r["first_solve"] is not None]
+        print(f"single targets solved: {len(solved)}/{len(results)}")
+        if len(solved) == len(results):
+            print(f"median episodes to first solve: {statistics.median(r['first_solve'] for r in solved):g} "
+                  "(required ≤ 5,000)")
+            print(f"median seconds to first solve: {statistics.median(r['first_solve_seconds'] for r in solved):.1f}"
+                  " (required ≤ 60)")
+        else:
+            unsolved = len(results) - len(solved)
+            print(f"{unsolved} run(s) unsolved within their budget: medians over all runs are not defined")
+        if not args.skip_four_targets:
+            four = tasks_for([FOUR_TARGET_ID], [0], args.assess, folder)
+            result = run_in_processes(four, 1)
+            print_rows(four, result)
+            verdict = "solved" if result[0]["first_solve"] is not None else "not solved"
+            print(f"four-target run: {verdict} (required ≤ 100,000 episodes)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Load a run's trained model and print the program it writes for a target.
+
+    python synthesize.py NAME RUN_ID --target A,B,C,D [--init A,B,C,D] [--model best|last]
+
+Prints each instruction with the registers after it and its reward, then the performance
+(0 = the target is reached). Reads experiments/NAME/RUN_ID/models/MODEL.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from agents.checkpoints import load_network
+from agents.networks import greedy_policy
+from environment import ToyCorewarEnv
+from toycorewar.cli import ArgumentParser, UsageError, fail, parse_register_list
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(prog="python synthesize.py", description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="experiment name (experiments/NAME)")
+    parser.add_argument("run_id", help="run id within the experiment")
+    parser.add_argument("--target", required=True, help="target registers A,B,C,D")
+    parser.add_argument("--init", help="initial registers A,B,C,D (default zeros)")
+    parser.add_argument("--model", choices=("best", "last"), default="best", help="which model (default best)")
+    args = parser.parse_args(argv)
+    path = Path("experiments") / args.name / args.run_id / "models" / args.model
+    try:
+        if not path.is_file():
+            raise UsageError(f"{path}: no such model (train it with: python main.py {args.name})")
+        network, checkpoint = load_network(path)
+        machine, run = checkpoint["machine"], checkpoint["run"]
+        target = parse_register_list(args.target, machine["num_registers"], "--target")
+        reg_init = parse_register_list(args.init, machine["num_registers"], "--init") if args.init else None
+    except UsageError as error:
+        fail(str(error))
+    settings = run.get("reward_settings") or {}
+    env = ToyCorewarEnv(target=target, reg_init=reg_init, max_length=machine["max_length"],
+                        num_registers=machine["num_registers"], n_vals=machine["n_vals"],
+                        reward_func=run.get("reward_func", "Specific_register_values"), **settings)
+    policy = greedy_policy(network)
+    obs, info = env.reset()
+    print(f"model: {path} ({checkpoint['agent']}, episode {checkpoint['episode']}, "
+          f"evaluation performance {checkpoint['performance']:g})")
+    print(f"target {target}, initial registers {info['registers']}")
+    total, done = 0.0, False
+    while not done:
+        action = int(policy({k: v[np.newaxis] for k, v in obs.items()})[0])
+        obs, reward, done, _, info = env.step(action)
+        total += reward
+        print(f"  {str(env.table.instructions[action]):<18} registers {info['registers']}  reward {reward:g}")
+    print(f"total reward {total:g}, performance {info['performance']}{' (solved)' if info['solved'] else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

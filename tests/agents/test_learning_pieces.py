@@ -1,0 +1,69 @@
+"""Hand-worked checks of the pieces the agents learn with: exploration schedule, dueling head,
+returns of actor-critic and REINFORCE, checkpoints."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from agents.actor_critic import AC_Agent
+from agents.checkpoints import load_network, save_checkpoint
+from agents.config import DQNParameters
+from agents.dqn import DQN_Agent
+from agents.networks import DuelingQNetwork, build_network, network_spec
+from agents.policy_gradient import PG_Agent
+from toycorewar import MachineConfig
+
+
+@pytest.mark.parametrize(("decay", "episodes", "expected"), [(0.5, 1000, 500), (2.0, 1000, 2000), (300, 1000, 300)])
+def test_epsilon_decay_steps_float_is_a_fraction_and_int_a_count(decay, episodes, expected):
+    assert DQNParameters(epsilon_decay_steps=decay).decay_episodes(episodes) == expected
+
+
+def test_epsilon_falls_linearly_then_stays_final():
+    agent = SimpleNamespace(params=DQNParameters(initial_epsilon=1.0, final_epsilon=0.1), decay_episodes=100)
+    values = [DQN_Agent.epsilon(agent, e) for e in (0, 50, 100, 1000)]
+    assert values == pytest.approx([1.0, 0.55, 0.1, 0.1])
+
+
+def test_dueling_head_centres_advantages_per_state():
+    torch.manual_seed(0)
+    net = DuelingQNetwork(MachineConfig(), 8, 16, 1)
+    program = torch.full((3, 5), 225)
+    registers, target = torch.zeros(3, 4), torch.tensor([[1.0, 2, 3, 4]] * 3)
+    q = net(program, registers, target)
+    features = net.encoder(program, registers, target)
+    # mean over actions of Q equals V: the advantages sum to zero in every state.
+    assert torch.allclose(q.mean(dim=1), net.value(features).squeeze(1), atol=1e-6)
+
+
+def returns_of(agent_class, rewards, terminated, last_values, gamma):
+    agent = SimpleNamespace(params=SimpleNamespace(gamma=gamma))
+    return agent_class.returns(agent, torch.tensor(rewards), torch.tensor(terminated), torch.tensor(last_values))
+
+
+def test_actor_critic_returns_bootstrap_from_the_critic_after_the_rollout():
+    # One copy: steps 0,1 end an episode; step 2 starts another, cut by the rollout's end (value 10).
+    returns, mask = returns_of(AC_Agent, [[1.0], [2.0], [3.0]], [[False], [True], [False]], [10.0], gamma=0.5)
+    assert returns.squeeze(1).tolist() == [2.0, 2.0, 8.0]  # 1 + 0.5·2; 2; 3 + 0.5·10
+    assert mask.all()
+
+
+def test_reinforce_returns_learn_only_from_episodes_that_ended():
+    returns, mask = returns_of(PG_Agent, [[1.0], [2.0], [3.0]], [[False], [True], [False]], [10.0], gamma=0.5)
+    assert returns.squeeze(1).tolist()[:2] == [2.0, 2.0]
+    assert mask.squeeze(1).tolist() == [True, True, False]
+
+
+def test_checkpoint_loads_with_weights_only_and_rebuilds_the_network(tmp_path):
+    spec = network_spec("dueling_q", MachineConfig(), 8, 16, 1)
+    net = build_network(spec)
+    save_checkpoint(tmp_path / "best", {"network_spec": spec, "network": net.state_dict(), "episode": 7,
+                                        "rng": np.random.default_rng(0).bit_generator.state})
+    raw = torch.load(tmp_path / "best", weights_only=True)
+    assert raw["episode"] == 7 and raw["network_spec"] == spec
+    rebuilt, _ = load_network(tmp_path / "best")
+    for name, tensor in net.state_dict().items():
+        assert torch.equal(rebuilt.state_dict()[name], tensor)
+    assert not (tmp_path / ".best.tmp").exists()
