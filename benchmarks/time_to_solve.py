@@ -57,7 +57,9 @@ def print_rows(tasks: list[dict], results: list[dict]) -> None:
         solved = result["first_solve"] is not None
         episodes = result["first_solve"] if solved else f">{result['episodes']}"
         seconds = result["first_solve_seconds"] if solved else result["seconds"]
-        program = "; ".join(result.get("program") or []) if solved else f"not solved (best {result['best_performance']})"
+        program = "; ".join(result.get("program") or [])
+        if not solved:
+            program = f"not solved (best {result['best_performance']})"
         if result["status"] == "failed":
             program = f"FAILED: {result['error']}"
         print(f"{targets_of(task):<22}{task['seed']:>5}{episodes:>10}{seconds:>9.1f}  {program}", flush=True)
