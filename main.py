@@ -1,6 +1,7 @@
 """Train the runs of a training file with the presets of a configuration file.
 
     python main.py NAME [-f] [-t training.json] [-c config.json] [-j N] [--seed S] [--resume] [--quiet]
+                          [--ray ADDRESS]
 
 Outputs (SPEC §8): experiments/NAME/ (Training_descriptions.json, config.json, one folder per run with
 NNNNNNN_Evaluation logs and models/best, models/last; summary.json and curves.png at the end) and
@@ -38,6 +39,8 @@ def parse_arguments(argv: list[str] | None) -> Any:
     parser.add_argument("--resume", action="store_true", help="continue an interrupted experiment from models/last")
     parser.add_argument("--only", nargs="+", metavar="ID", help="train only these run ids")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--ray", metavar="ADDRESS", help="train the runs as Ray tasks on the cluster at ADDRESS "
+                        "(HOST:PORT, auto) or on a Ray instance started here (local); -j is then unused")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
         parser.error(f"NAME '{args.name}' must be letters, digits, '.', '_' or '-' (it names a folder)")
@@ -74,6 +77,9 @@ def run_jobs(runs: list[Run], config: Config, args: Any, experiment: Path, tenso
                       "run_dir": str(experiment / run.folder), "tensorboard_dir": str(tensorboard / run.folder),
                       "seed": run.seed if run.seed is not None else args.seed, "quiet": args.quiet,
                       "position": index if args.jobs > 1 else 0, "resume": resume})
+    if args.ray:
+        from agents.distributed import run_on_ray
+        return run_on_ray(tasks, args.ray)
     if args.jobs == 1 or len(tasks) == 1:
         return run_here(tasks)
     from agents.parallel import run_in_processes
@@ -141,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             if unknown:
                 raise ConfigError(f"{args.training}: --only: no run with id {', '.join(unknown)}")
             runs = [run for run in runs if run.folder in args.only]
+        if args.ray:  # before anything is written: a bad address is bad input
+            from agents.distributed import connect
+            connect(args.ray)
         prepare_folders(args, experiment, tensorboard)
     except ConfigError as error:
         fail(str(error))

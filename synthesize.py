@@ -1,9 +1,10 @@
 """Load a run's trained model and print the program it writes for a target.
 
-    python synthesize.py NAME RUN_ID --target A,B,C,D [--init A,B,C,D] [--model best|last]
+    python synthesize.py NAME RUN_ID --target A,B,C,D [--init A,B,C,D] [--model best|last] [--search BUDGET]
 
 Prints each instruction with the registers after it and its reward, then the performance
-(0 = the target is reached). Reads experiments/NAME/RUN_ID/models/MODEL.
+(0 = the target is reached). Reads experiments/NAME/RUN_ID/models/MODEL. With --search, the program
+is the first that RL-guided tree search finds within BUDGET expansions (the greedy one when none).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from agents.checkpoints import load_network
 from agents.networks import greedy_policy
+from agents.tree_search import guided_search
 from environment import ToyCorewarEnv
 from toycorewar.cli import ArgumentParser, UsageError, fail, parse_register_list
 
@@ -26,7 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", required=True, help="target registers A,B,C,D")
     parser.add_argument("--init", help="initial registers A,B,C,D (default zeros)")
     parser.add_argument("--model", choices=("best", "last"), default="best", help="which model (default best)")
+    parser.add_argument("--search", type=int, default=0, metavar="BUDGET",
+                        help="guided tree search with this many expansions (default 0: the greedy policy)")
     args = parser.parse_args(argv)
+    if args.search < 0:
+        parser.error(f"--search must be ≥ 0, got {args.search}")
     path = Path("experiments") / args.name / args.run_id / "models" / args.model
     try:
         if not path.is_file():
@@ -42,13 +48,24 @@ def main(argv: list[str] | None = None) -> int:
                         num_registers=machine["num_registers"], n_vals=machine["n_vals"],
                         reward_func=run.get("reward_func", "Specific_register_values"), **settings)
     policy = greedy_policy(network)
+    plan = None
+    if args.search:
+        scale = checkpoint.get("reward_scale", 1.0)
+        found = guided_search(network, env.config, env.reward, target, reg_init, args.search, scale)
+        plan = found.program
+        print(f"guided search: {'found a program' if plan is not None else 'no program found'} "
+              f"after {found.expansions} expansions" + ("" if plan is not None else "; the greedy program follows"))
     obs, info = env.reset()
     print(f"model: {path} ({checkpoint['agent']}, episode {checkpoint['episode']}, "
           f"evaluation performance {checkpoint['performance']:g})")
     print(f"target {target}, initial registers {info['registers']}")
     total, done = 0.0, False
     while not done:
-        action = int(policy({k: v[np.newaxis] for k, v in obs.items()})[0])
+        step = len(env.program)
+        if plan is not None:
+            action = env.table.encode_instruction(plan[step]) if step < len(plan) else env.table.stop_action
+        else:
+            action = int(policy({k: v[np.newaxis] for k, v in obs.items()})[0])
         obs, reward, done, _, info = env.step(action)
         total += reward
         print(f"  {str(env.table.instructions[action]):<18} registers {info['registers']}  reward {reward:g}")

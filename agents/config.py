@@ -153,6 +153,7 @@ class Run(Model):
     targets: dict[str, Any] | None = None
     reg_inits: dict[str, Any] | None = None
     seed: NonNegativeInt | None = None
+    search_budget: NonNegativeInt = 0  # evaluation by guided tree search with this many expansions (0: greedy)
 
     @field_validator("id")
     @classmethod
@@ -235,7 +236,6 @@ def parse_training(data: Any, config: Config, source: str = "training.json") -> 
         raise ConfigError(f"{source}: expected a non-empty list of runs")
     runs: list[Run] = []
     seen: set[str] = set()
-    r = config.machine.num_registers
     for index, raw in enumerate(data):
         label = f"run {raw.get('id')!r}" if isinstance(raw, dict) and "id" in raw else f"run #{index + 1}"
         if not isinstance(raw, dict):
@@ -252,7 +252,7 @@ def parse_training(data: Any, config: Config, source: str = "training.json") -> 
                               f"{', '.join(config.presets)}")
         for field in ("reward_func", "reward_settings", "targets", "reg_inits"):
             try:
-                _check_run_field(run, field, r)
+                _check_run_field(run, field, config.machine)
             except (ValueError, TypeError) as error:
                 text = str(error)
                 prefix = "" if text.startswith(field) else f"{field}: "
@@ -261,7 +261,7 @@ def parse_training(data: Any, config: Config, source: str = "training.json") -> 
     return runs
 
 
-def _check_run_field(run: Run, field: str, num_registers: int) -> None:
+def _check_run_field(run: Run, field: str, machine: MachineConfig) -> None:
     """Build what `field` describes once, so that a bad value is found before any run starts."""
     if field == "reward_func":
         make_reward(run.reward_func)
@@ -269,7 +269,8 @@ def _check_run_field(run: Run, field: str, num_registers: int) -> None:
         make_reward(run.reward_func, run.reward_settings)
     else:
         null = "random" if field == "targets" else "zeros"
-        schedule_from_spec(getattr(run, field), field, num_registers, run.episodes, np.random.default_rng(0), null)
+        schedule_from_spec(getattr(run, field), field, machine.num_registers, run.episodes,
+                           np.random.default_rng(0), null, machine)
 
 
 def load_training(path: str | Path, config: Config) -> list[Run]:

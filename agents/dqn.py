@@ -48,6 +48,10 @@ class DQN_Agent:
         fraction = min(1.0, episode / self.decay_episodes)
         return p.initial_epsilon + fraction * (p.final_epsilon - p.initial_epsilon)
 
+    @property
+    def network(self) -> torch.nn.Module:
+        return self.q
+
     @torch.no_grad()
     def greedy_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         return self.q(*observation_tensors(obs, self.device)).argmax(dim=1).cpu().numpy()

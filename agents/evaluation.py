@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from environment import ToyCorewarVectorEnv, make_reward
-from toycorewar import MachineConfig
+from toycorewar import ActionTable, MachineConfig
 
 Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
 
@@ -72,6 +73,33 @@ def evaluate(policy: Policy, machine: MachineConfig, reward_func: str, reward_se
                 results[i].performance = int(info["performance"][i])
         active &= ~terminated
     return Evaluation(episode, results)
+
+
+def search_policy(network: torch.nn.Module, machine: MachineConfig, reward_func: str, reward_settings: dict,
+                  targets: np.ndarray, reg_inits: np.ndarray, budget: int, reward_scale: float = 1.0) -> Policy:
+    """A policy for `evaluate` that writes, for each task, the program guided tree search finds with
+    `budget` expansions (then stop), or the greedy program when the search finds none."""
+    from agents.networks import greedy_policy
+    from agents.tree_search import guided_search
+    reward = make_reward(reward_func, reward_settings)
+    greedy = greedy_policy(network)
+    plans = []
+    for target, reg_init in zip(targets, reg_inits, strict=True):
+        found = guided_search(network, machine, reward, target.tolist(), reg_init.tolist(), budget, reward_scale)
+        plans.append(None if found.program is None else found.program)
+    table = ActionTable(machine)
+    step = {"index": 0}
+
+    def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
+        actions = greedy(obs)
+        k = step["index"]
+        for i, plan in enumerate(plans):
+            if plan is not None:
+                actions[i] = table.encode_instruction(plan[k]) if k < len(plan) else table.stop_action
+        step["index"] += 1
+        return actions
+
+    return policy
 
 
 def format_evaluation(evaluation: Evaluation, elapsed: float | None = None) -> str:

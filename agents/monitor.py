@@ -22,8 +22,9 @@ from tqdm import tqdm
 
 from agents.checkpoints import load_checkpoint, save_checkpoint
 from agents.config import Config, Run
-from agents.evaluation import Evaluation, evaluate, write_evaluation_log
-from environment import ScheduledTasks, heldout_targets, schedule_from_spec
+from agents.evaluation import Evaluation, evaluate, search_policy, write_evaluation_log
+from environment import ScheduledTasks, TaskSchedule, heldout_targets, schedule_from_spec
+from environment.tasks import heldout_solvable_targets
 from toycorewar import MachineConfig
 
 
@@ -49,6 +50,7 @@ def interrupt_deferred(active: bool = True) -> Iterator[None]:
 
 class Agent(Protocol):
     agent_name: str
+    network: torch.nn.Module
 
     def greedy_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray: ...
     def model_payload(self) -> dict[str, Any]: ...
@@ -86,20 +88,26 @@ class RunContext:
         r, episodes = self.machine.num_registers, self.run.episodes
         seeds = np.random.SeedSequence(self.seed).spawn(2)
         targets = schedule_from_spec(self.run.targets, "targets", r, episodes, np.random.default_rng(seeds[0]),
-                                     "random")
+                                     "random", self.machine)
         reg_inits = schedule_from_spec(self.run.reg_inits, "reg_inits", r, episodes,
-                                       np.random.default_rng(seeds[1]), "zeros")
-        self.tasks = ScheduledTasks(targets, reg_inits)
+                                       np.random.default_rng(seeds[1]), "zeros", self.machine)
         settings = self.config.settings
-        eval_targets = targets.distinct_values()
-        if eval_targets is None:
-            eval_targets = heldout_targets(settings.EVAL_TARGETS, r, settings.EVAL_SEED)
         eval_inits = reg_inits.distinct_values()
         if eval_inits is None:  # random initial registers: held out too, from the next seed
             eval_inits = heldout_targets(settings.EVAL_TARGETS, r, settings.EVAL_SEED + 1)
-        pairs = [(t, i) for t in eval_targets for i in eval_inits]
-        self.eval_targets = np.array([p[0] for p in pairs], dtype=np.int64)
-        self.eval_reg_inits = np.array([p[1] for p in pairs], dtype=np.int64)
+        if targets.kind == "solvable":
+            # Held-out solvable tasks, which training never draws: generalization is measured on them.
+            self.eval_targets, self.eval_reg_inits = heldout_solvable_targets(
+                settings.EVAL_TARGETS, targets.length, self.machine, eval_inits, settings.EVAL_SEED)
+            targets = TaskSchedule.solvable(targets.length, self.machine, excluded=self.eval_targets)
+        else:
+            eval_targets = targets.distinct_values()
+            if eval_targets is None:
+                eval_targets = heldout_targets(settings.EVAL_TARGETS, r, settings.EVAL_SEED)
+            pairs = [(t, i) for t in eval_targets for i in eval_inits]
+            self.eval_targets = np.array([p[0] for p in pairs], dtype=np.int64)
+            self.eval_reg_inits = np.array([p[1] for p in pairs], dtype=np.int64)
+        self.tasks = ScheduledTasks(targets, reg_inits)
 
     @property
     def params(self) -> Any:
@@ -198,7 +206,12 @@ class Monitor:
 
     def _assess(self, episode: int, log: bool) -> Evaluation:
         ctx = self.ctx
-        evaluation = evaluate(self.agent.greedy_actions, ctx.machine, ctx.run.reward_func, ctx.reward_settings,
+        policy = self.agent.greedy_actions
+        if ctx.run.search_budget:
+            policy = search_policy(self.agent.network, ctx.machine, ctx.run.reward_func, ctx.reward_settings,
+                                   ctx.eval_targets, ctx.eval_reg_inits, ctx.run.search_budget,
+                                   ctx.params.reward_scale)
+        evaluation = evaluate(policy, ctx.machine, ctx.run.reward_func, ctx.reward_settings,
                               ctx.eval_targets, ctx.eval_reg_inits, episode)
         performance = evaluation.mean_performance
         self.recent.append(performance)
@@ -233,6 +246,7 @@ class Monitor:
     # -- checkpoints ----------------------------------------------------------------------------------
     def _model_file_payload(self, payload: dict[str, Any], episode: int, performance: float) -> dict[str, Any]:
         return {**payload, "agent": self.agent.agent_name, "episode": episode, "performance": performance,
+                "reward_scale": self.ctx.params.reward_scale,
                 "run": self.ctx.run.model_dump(), "machine": {"num_registers": self.ctx.machine.num_registers,
                                                              "n_vals": self.ctx.machine.n_vals,
                                                              "max_length": self.ctx.machine.max_length}}

@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from toycorewar import ActionTable, MachineConfig
+
 HELDOUT_SEED = 100
 
 
@@ -37,7 +39,9 @@ class TaskSchedule:
     """The values (targets or initial registers) of successive episodes.
 
     `kind` is "fixed" (a list of values, each held for `alternate_freq` episodes, cycling), "random"
-    (a fresh uniform draw every episode) or "zeros".
+    (a fresh uniform draw every episode), "zeros", or "solvable" (targets only: the registers after a
+    random program of `length` instructions run from the episode's initial registers, so that a
+    solution within `length` instructions exists; draws equal to an `excluded` target are redrawn).
     """
 
     def __init__(self, kind: str, num_registers: int, values: np.ndarray | None = None,
@@ -48,6 +52,27 @@ class TaskSchedule:
             # f = 0: one block of episodes // N episodes per value.
             self.block = alternate_freq if alternate_freq > 0 else max(1, episodes // len(self.values))
         self.episode = 0
+        self.length, self.table, self.excluded = 0, None, np.zeros(0, dtype=np.uint64)
+
+    @classmethod
+    def solvable(cls, length: int, machine: MachineConfig, excluded: np.ndarray | None = None) -> TaskSchedule:
+        schedule = cls("solvable", machine.num_registers)
+        schedule.length, schedule.table = length, ActionTable(machine)
+        if excluded is not None and len(excluded):
+            schedule.excluded = np.unique(encode_registers(np.asarray(excluded)))
+        return schedule
+
+    def solvable_targets(self, reg_inits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Targets reached by random programs from `reg_inits` (one per row), advancing the schedule."""
+        self.episode += len(reg_inits)
+        targets = random_program_results(reg_inits, self.length, rng, self.table)
+        for _ in range(1000):
+            clash = np.flatnonzero(np.isin(encode_registers(targets), self.excluded))
+            if not len(clash):
+                return targets
+            targets[clash] = random_program_results(reg_inits[clash], self.length, rng, self.table)
+        raise RuntimeError(f"random programs of {self.length} instructions keep reaching held-out targets only: "
+                           "use a longer length or fewer EVAL_TARGETS")
 
     @classmethod
     def fixed(cls, values: Sequence, alternate_freq: int = 0, episodes: int = 1) -> TaskSchedule:
@@ -78,17 +103,24 @@ class ScheduledTasks:
         self.targets, self.reg_inits = targets, reg_inits
 
     def __call__(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        if self.targets.kind == "solvable":
+            reg_inits = self.reg_inits.next(count, rng)
+            return self.targets.solvable_targets(reg_inits, rng), reg_inits
         return self.targets.next(count, rng), self.reg_inits.next(count, rng)
 
 
 def schedule_from_spec(spec: Any, field: str, num_registers: int, episodes: int,
-                       rng: np.random.Generator, null: str) -> TaskSchedule:
-    """Build a schedule from its training-file form (`null`, or `{"values": N or [[...], ...],
-    "alternate_freq": f}`); `null` gives the `null` kind ("random" or "zeros"). Errors name `field`."""
+                       rng: np.random.Generator, null: str, machine: MachineConfig | None = None) -> TaskSchedule:
+    """Build a schedule from its training-file form (`null`, `{"values": N or [[...], ...],
+    "alternate_freq": f}`, or for targets `{"solvable": L}`); `null` gives the `null` kind ("random" or
+    "zeros"). Errors name `field`."""
+    machine = machine or MachineConfig(num_registers=num_registers)
     if spec is None:
         return TaskSchedule(null, num_registers)
     if not isinstance(spec, dict):
         raise ValueError(f"{field} must be null or an object with 'values' and 'alternate_freq', got {spec!r}")
+    if null == "random" and "solvable" in spec:
+        return _solvable_from_spec(spec, field, machine)
     unknown = sorted(set(spec) - {"values", "alternate_freq"})
     if unknown:
         raise ValueError(f"{field} has unknown key(s) {', '.join(unknown)}: expected 'values', 'alternate_freq'")
@@ -109,6 +141,54 @@ def schedule_from_spec(spec: Any, field: str, num_registers: int, episodes: int,
     return TaskSchedule("fixed", num_registers, np.stack(rows), freq, episodes)
 
 
+def encode_registers(registers: np.ndarray) -> np.ndarray:
+    """One integer per row of registers (8 bits a register; at most 8 registers)."""
+    codes = np.zeros(len(registers), dtype=np.uint64)
+    for column in range(registers.shape[1]):
+        codes = (codes << np.uint64(8)) | registers[:, column].astype(np.uint64)
+    return codes
+
+
+def random_program_results(reg_inits: np.ndarray, length: int, rng: np.random.Generator,
+                           table: ActionTable) -> np.ndarray:
+    """The registers after a random program of `length` instructions (never stop) from each row."""
+    registers = np.array(reg_inits, dtype=np.int64, copy=True)
+    for _ in range(length):
+        table.execute_batch(registers, rng.integers(0, table.stop_action, size=len(registers)))
+    return registers
+
+
+def heldout_solvable_targets(count: int, length: int, machine: MachineConfig, reg_inits: np.ndarray,
+                             seed: int = HELDOUT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out solvable tasks: `count` distinct targets of random programs of `length` instructions,
+    each from one of `reg_inits` in turn, drawn from `seed`. Returns (targets, reg_inits); fewer than
+    `count` when short programs cannot reach that many distinct targets."""
+    rng = np.random.default_rng(seed)
+    table = ActionTable(machine)
+    inits = np.asarray(reg_inits, dtype=np.int64)[np.arange(count) % len(reg_inits)]
+    targets = random_program_results(inits, length, rng, table)
+    for _ in range(100):  # distinct targets, so that a solve rate counts different problems
+        _, first = np.unique(encode_registers(targets), return_index=True)
+        repeated = np.setdiff1d(np.arange(count), first)
+        if not len(repeated):
+            break
+        targets[repeated] = random_program_results(inits[repeated], length, rng, table)
+    _, first = np.unique(encode_registers(targets), return_index=True)
+    keep = np.sort(first)
+    return targets[keep], inits[keep]
+
+
+def _solvable_from_spec(spec: dict, field: str, machine: MachineConfig) -> TaskSchedule:
+    unknown = sorted(set(spec) - {"solvable"})
+    if unknown:
+        raise ValueError(f"{field} has unknown key(s) {', '.join(unknown)}: with 'solvable' nothing else is given")
+    length = spec["solvable"]
+    if not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= machine.max_length:
+        raise ValueError(f"{field}.solvable must be a program length in 1..{machine.max_length}, got {length!r}")
+    return TaskSchedule.solvable(length, machine)
+
+
 def heldout_targets(count: int, num_registers: int = 4, seed: int = HELDOUT_SEED) -> np.ndarray:
     """The fixed held-out random targets that evaluation uses when a run's targets are null."""
     return np.random.default_rng(seed).integers(0, 256, size=(count, num_registers), dtype=np.int64)
+

@@ -1,0 +1,211 @@
+"""A SigOpt sweep over the hyperparameters of a preset: each trial trains one run of training.json.
+
+    python parameter_search.py NAME [-f] [--training FILE --id ID] [--episodes N] [--budget N] [--parallel N]
+        [--driver lite|api] [--resume] [--seed S] [--search-space FILE] [-c config.json] [--quiet] [--ray ADDRESS]
+
+Each trial maximises the mean evaluation performance over the run (the area under its learning
+curve; see agents/search.py). Outputs: experiments/NAME/ (config.json, Training_descriptions.json,
+search_space.json, sweep.json, trials.csv, best_preset.json, one folder NNN per trial) and TensorBoard
+curves under runs/NAME/NNN/. Exit status: 0 done, 1 no trial finished or SigOpt failed, 2 bad input
+(nothing written), 130 interrupted (trials.csv kept).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from agents.config import Config, ConfigError, load_config, load_training, parse_training
+from agents.search import SearchSpace, Trial, best_preset, best_trial, load_search_space, read_trials
+from agents.sweep import choose_driver, make_connection
+from toycorewar.cli import ArgumentParser, fail
+
+EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
+DEFAULT_BUDGET = 300
+# These define what every trial trains: a resumed sweep takes them from experiments/NAME.
+SWEEP_DEFINING = {"training": "--training", "run_id": "--id", "episodes": "--episodes", "config": "-c",
+                  "search_space": "--search-space", "seed": "--seed"}
+
+
+def parse_arguments(argv: list[str] | None) -> Any:
+    parser = ArgumentParser(prog="python parameter_search.py", description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="sweep name: outputs go to experiments/NAME and runs/NAME")
+    parser.add_argument("-f", "--force", action="store_true", help="replace an existing experiments/NAME")
+    parser.add_argument("-t", "--training", help="training file (default training.json)")
+    parser.add_argument("--id", dest="run_id", help="the run every trial trains (default: the file's first)")
+    parser.add_argument("--episodes", type=int, help="shorten (or lengthen) the run to N episodes")
+    parser.add_argument("--budget", type=int, help=f"observations in all (default {DEFAULT_BUDGET})")
+    parser.add_argument("--parallel", type=int, default=1, help="trials at once (SigOpt API driver only)")
+    parser.add_argument("--driver", choices=["lite", "api"],
+                        help="default: api when SIGOPT_API_TOKEN is set, else lite (offline)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep (trials.csv)")
+    parser.add_argument("--seed", type=int, help="seed of the run if it gives none, and of SigOpt-Lite (default 0)")
+    parser.add_argument("--search-space", help="search-space file (default search_spaces.json)")
+    parser.add_argument("-c", "--config", help="configuration file (default config.json)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars and no line per trial")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run the trials as Ray tasks on this cluster")
+    args = parser.parse_args(argv)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
+        parser.error(f"NAME '{args.name}' must be letters, digits, '.', '_' or '-' (it names a folder)")
+    for flag, value, least in (("--episodes", args.episodes, 1), ("--budget", args.budget, 1),
+                               ("--parallel", args.parallel, 1), ("--seed", args.seed, 0)):
+        if value is not None and value < least:
+            parser.error(f"{flag} must be at least {least}, got {value}")
+    if args.force and args.resume:
+        parser.error("-f replaces the sweep and --resume continues it: give one of them")
+    if args.resume:
+        given = [flag for key, flag in SWEEP_DEFINING.items() if getattr(args, key) is not None]
+        if given:
+            parser.error(f"--resume continues with the run, configuration and search space saved in "
+                         f"experiments/{args.name}: drop {', '.join(given)}")
+    return args
+
+
+def new_sweep(args: Any) -> tuple[Config, str, dict, SearchSpace, int]:
+    """Validate the inputs of a new sweep: config, the run (with --episodes), its agent's search space."""
+    training = args.training or "training.json"
+    config = load_config(args.config or "config.json")
+    runs = load_training(training, config)
+    run = runs[0] if args.run_id is None else next((r for r in runs if r.folder == args.run_id), None)
+    if run is None:
+        raise ConfigError(f"{training}: --id: no run with id {args.run_id} "
+                          f"(ids: {', '.join(r.folder for r in runs)})")
+    raw = next(e for e in json.loads(Path(training).read_text(encoding="utf-8")) if str(e["id"]) == run.folder)
+    run_data = {**raw, "episodes": args.episodes or run.episodes}
+    parse_training([run_data], config, f"{training} (run {run.folder} with {run_data['episodes']} episodes)")
+    agent = config.presets[run.algo].agent
+    space = load_search_space(args.search_space or "search_spaces.json", agent, run_data["episodes"])
+    seed = 0 if args.seed is None else args.seed
+    return config, run.algo, run_data, space, seed
+
+
+def saved_sweep(experiment: Path) -> tuple[Config, str, dict, SearchSpace, int, int, list[Trial]]:
+    """What a sweep saved in experiments/NAME, to continue it."""
+    if not (experiment / "sweep.json").is_file():
+        raise ConfigError(f"{experiment}: no sweep to resume (sweep.json is missing)")
+    settings = json.loads((experiment / "sweep.json").read_text(encoding="utf-8"))
+    config = load_config(experiment / "config.json")
+    [run_data] = json.loads((experiment / "Training_descriptions.json").read_text(encoding="utf-8"))
+    parse_training([run_data], config, str(experiment / "Training_descriptions.json"))
+    space = load_search_space(experiment / "search_space.json", config.presets[run_data["algo"]].agent,
+                              run_data["episodes"])
+    trials = read_trials(experiment / "trials.csv", space)
+    return config, run_data["algo"], run_data, space, settings["seed"], settings["budget"], trials
+
+
+def prepare_folders(args: Any, experiment: Path, tensorboard: Path) -> None:
+    """Refuse to overwrite without -f; with -f replace only experiments/NAME and runs/NAME."""
+    if experiment.exists() and not args.force:
+        raise ConfigError(f"{experiment} already exists: use -f to replace it, --resume to continue it, "
+                          "or choose another NAME")
+    for folder in (experiment, tensorboard):
+        if folder.exists():
+            shutil.rmtree(folder)
+
+
+def trainer(parallel: int, ray_address: str | None) -> Any:
+    """How a batch of trials is trained: here, in processes, or as Ray tasks."""
+    if ray_address is not None:
+        from agents.distributed import run_on_ray
+        return lambda tasks: run_on_ray(tasks, ray_address)
+    if parallel > 1:
+        from agents.parallel import run_in_processes
+        return lambda tasks: run_in_processes(tasks, len(tasks))
+    from agents.runner import train_run
+    return lambda tasks: [train_run(**task) for task in tasks]
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
+    experiment, tensorboard = Path("experiments") / args.name, Path("runs") / args.name
+    previous: list[Trial] = []
+    try:
+        driver = choose_driver(args.driver, os.environ)
+        if args.parallel > 1 and driver == "lite":
+            raise ConfigError(f"--parallel {args.parallel} needs the SigOpt API driver (SIGOPT_API_TOKEN): "
+                              "SigOpt-Lite suggests one trial at a time")
+        if args.resume:
+            config, preset, run_data, space, seed, budget, previous = saved_sweep(experiment)
+            budget = args.budget or budget
+        else:
+            config, preset, run_data, space, seed = new_sweep(args)
+            budget = args.budget or DEFAULT_BUDGET
+        if args.ray is not None:  # Ray only when asked for; an unreachable cluster is found before anything runs
+            try:
+                from agents.distributed import connect
+            except ImportError as error:
+                raise ConfigError(f"--ray: {error}") from None
+            connect(args.ray)
+        connection, driver = make_connection(driver, os.environ)
+        if not args.resume:
+            prepare_folders(args, experiment, tensorboard)
+    except ConfigError as error:
+        fail(str(error))
+    for warning in space.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if not args.resume:
+        experiment.mkdir(parents=True)
+        write_json(experiment / "config.json", config.to_json())
+        write_json(experiment / "Training_descriptions.json", [run_data])
+        write_json(experiment / "search_space.json", space.to_json())
+    write_json(experiment / "sweep.json", {"seed": seed, "budget": budget})
+    return sweep(args, experiment, tensorboard, connection, driver, config, preset, run_data, space, seed, budget,
+                 previous)
+
+
+def sweep(args: Any, experiment: Path, tensorboard: Path, connection: Any, driver: str, config: Config,
+          preset: str, run_data: dict, space: SearchSpace, seed: int, budget: int, previous: list[Trial]) -> int:
+    """Run the sweep, then print and save the best preset."""
+    import numpy as np
+    from sigopt.exception import SigOptException
+
+    from agents.sweep import Sweep, describe, experiment_definition, run_sweep
+
+    if driver == "lite":  # SigOpt-Lite draws from numpy's global generator: seed it, distinctly on resume
+        np.random.seed([seed, len(previous)])
+    agent = config.presets[preset].agent
+    if not args.quiet:
+        print(f"sweep {args.name}: run {run_data['id']} ({run_data['episodes']} episodes), preset {preset} "
+              f"({agent}), {len(space.ranges)} parameters, budget {budget}, driver {driver}"
+              + (f", {len(previous)} earlier trials" if previous else ""), flush=True)
+    setup = Sweep(config, preset, run_data, space, experiment, tensorboard, seed=seed, quiet=args.quiet,
+                  report=(lambda trial: None) if args.quiet else (lambda trial: print(describe(trial), flush=True)))
+    definition = experiment_definition(f"ToyCorewar {args.name}", space, budget, args.parallel)
+    try:
+        result = run_sweep(connection, setup, definition, budget, trainer(args.parallel, args.ray), previous,
+                           args.parallel)
+    except SigOptException as error:
+        print(f"error: SigOpt: {str(error).strip().splitlines()[0]} (trials so far: {experiment / 'trials.csv'})",
+              file=sys.stderr)
+        return EXIT_FAILED
+    if driver == "api" and result.experiment_id:
+        print(f"SigOpt experiment {result.experiment_id}")
+    best = best_trial(result.trials)
+    if best is None:
+        print(f"no trial finished: no best preset (trials: {experiment / 'trials.csv'})")
+    else:
+        preset_json = best_preset(config, preset, best)
+        write_json(experiment / "best_preset.json", preset_json)
+        print(f"best: trial {best.folder}, objective {best.objective:.4g}, best performance {best.best_performance:g}"
+              f", first solve {'-' if best.first_solve is None else best.first_solve}")
+        print(json.dumps(preset_json, indent=2))
+        print(f"saved to {experiment / 'best_preset.json'}   trials: {experiment / 'trials.csv'}   "
+              f"TensorBoard: tensorboard --logdir {tensorboard}")
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if best is not None else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(main())
