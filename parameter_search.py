@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,20 @@ def parse_arguments(argv: list[str] | None) -> Any:
     return args
 
 
-def new_sweep(args: Any) -> tuple[Config, str, dict, SearchSpace, int]:
+@dataclass
+class Plan:
+    """What a sweep trains and how long: validated from the input files, or read back from experiments/NAME."""
+
+    config: Config
+    preset: str
+    run_data: dict  # the run every trial trains, --episodes applied
+    space: SearchSpace
+    seed: int
+    budget: int
+    previous: list[Trial] = field(default_factory=list)  # trials of the sweep being resumed
+
+
+def new_sweep(args: Any) -> Plan:
     """Validate the inputs of a new sweep: config, the run (with --episodes), its agent's search space."""
     training = args.training or "training.json"
     config = load_config(args.config or "config.json")
@@ -79,24 +93,27 @@ def new_sweep(args: Any) -> tuple[Config, str, dict, SearchSpace, int]:
     raw = next(e for e in json.loads(Path(training).read_text(encoding="utf-8")) if str(e["id"]) == run.folder)
     run_data = {**raw, "episodes": args.episodes or run.episodes}
     parse_training([run_data], config, f"{training} (run {run.folder} with {run_data['episodes']} episodes)")
-    agent = config.presets[run.algo].agent
-    space = load_search_space(args.search_space or "search_spaces.json", agent, run_data["episodes"])
-    seed = 0 if args.seed is None else args.seed
-    return config, run.algo, run_data, space, seed
+    space = load_search_space(args.search_space or "search_spaces.json", config.presets[run.algo].agent,
+                              run_data["episodes"])
+    return Plan(config, run.algo, run_data, space, args.seed or 0, args.budget or DEFAULT_BUDGET)
 
 
-def saved_sweep(experiment: Path) -> tuple[Config, str, dict, SearchSpace, int, int, list[Trial]]:
-    """What a sweep saved in experiments/NAME, to continue it."""
+def saved_sweep(args: Any, experiment: Path) -> Plan:
+    """What a sweep saved in experiments/NAME, to continue it (--budget may raise its budget)."""
     if not (experiment / "sweep.json").is_file():
         raise ConfigError(f"{experiment}: no sweep to resume (sweep.json is missing)")
-    settings = json.loads((experiment / "sweep.json").read_text(encoding="utf-8"))
+    try:
+        settings = json.loads((experiment / "sweep.json").read_text(encoding="utf-8"))
+        [run_data] = json.loads((experiment / "Training_descriptions.json").read_text(encoding="utf-8"))
+        seed, budget = int(settings["seed"]), int(settings["budget"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{experiment}: the saved sweep is unreadable ({type(error).__name__}: {error})") from None
     config = load_config(experiment / "config.json")
-    [run_data] = json.loads((experiment / "Training_descriptions.json").read_text(encoding="utf-8"))
     parse_training([run_data], config, str(experiment / "Training_descriptions.json"))
     space = load_search_space(experiment / "search_space.json", config.presets[run_data["algo"]].agent,
                               run_data["episodes"])
-    trials = read_trials(experiment / "trials.csv", space)
-    return config, run_data["algo"], run_data, space, settings["seed"], settings["budget"], trials
+    return Plan(config, run_data["algo"], run_data, space, seed, args.budget or budget,
+                read_trials(experiment / "trials.csv", space))
 
 
 def prepare_folders(args: Any, experiment: Path, tensorboard: Path) -> None:
@@ -128,18 +145,12 @@ def write_json(path: Path, data: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     experiment, tensorboard = Path("experiments") / args.name, Path("runs") / args.name
-    previous: list[Trial] = []
     try:
         driver = choose_driver(args.driver, os.environ)
         if args.parallel > 1 and driver == "lite":
             raise ConfigError(f"--parallel {args.parallel} needs the SigOpt API driver (SIGOPT_API_TOKEN): "
                               "SigOpt-Lite suggests one trial at a time")
-        if args.resume:
-            config, preset, run_data, space, seed, budget, previous = saved_sweep(experiment)
-            budget = args.budget or budget
-        else:
-            config, preset, run_data, space, seed = new_sweep(args)
-            budget = args.budget or DEFAULT_BUDGET
+        plan = saved_sweep(args, experiment) if args.resume else new_sweep(args)
         if args.ray is not None:  # Ray only when asked for; an unreachable cluster is found before anything runs
             try:
                 from agents.distributed import connect
@@ -151,20 +162,18 @@ def main(argv: list[str] | None = None) -> int:
             prepare_folders(args, experiment, tensorboard)
     except ConfigError as error:
         fail(str(error))
-    for warning in space.warnings:
+    for warning in plan.space.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not args.resume:
         experiment.mkdir(parents=True)
-        write_json(experiment / "config.json", config.to_json())
-        write_json(experiment / "Training_descriptions.json", [run_data])
-        write_json(experiment / "search_space.json", space.to_json())
-    write_json(experiment / "sweep.json", {"seed": seed, "budget": budget})
-    return sweep(args, experiment, tensorboard, connection, driver, config, preset, run_data, space, seed, budget,
-                 previous)
+        write_json(experiment / "config.json", plan.config.to_json())
+        write_json(experiment / "Training_descriptions.json", [plan.run_data])
+        write_json(experiment / "search_space.json", plan.space.to_json())
+    write_json(experiment / "sweep.json", {"seed": plan.seed, "budget": plan.budget})
+    return sweep(args, plan, connection, driver, experiment, tensorboard)
 
 
-def sweep(args: Any, experiment: Path, tensorboard: Path, connection: Any, driver: str, config: Config,
-          preset: str, run_data: dict, space: SearchSpace, seed: int, budget: int, previous: list[Trial]) -> int:
+def sweep(args: Any, plan: Plan, connection: Any, driver: str, experiment: Path, tensorboard: Path) -> int:
     """Run the sweep, then print and save the best preset."""
     import numpy as np
     from sigopt.exception import SigOptException
@@ -172,18 +181,19 @@ def sweep(args: Any, experiment: Path, tensorboard: Path, connection: Any, drive
     from agents.sweep import Sweep, describe, experiment_definition, run_sweep
 
     if driver == "lite":  # SigOpt-Lite draws from numpy's global generator: seed it, distinctly on resume
-        np.random.seed([seed, len(previous)])
-    agent = config.presets[preset].agent
+        np.random.seed([plan.seed, len(plan.previous)])
     if not args.quiet:
-        print(f"sweep {args.name}: run {run_data['id']} ({run_data['episodes']} episodes), preset {preset} "
-              f"({agent}), {len(space.ranges)} parameters, budget {budget}, driver {driver}"
-              + (f", {len(previous)} earlier trials" if previous else ""), flush=True)
-    setup = Sweep(config, preset, run_data, space, experiment, tensorboard, seed=seed, quiet=args.quiet,
-                  report=(lambda trial: None) if args.quiet else (lambda trial: print(describe(trial), flush=True)))
-    definition = experiment_definition(f"ToyCorewar {args.name}", space, budget, args.parallel)
+        print(f"sweep {args.name}: run {plan.run_data['id']} ({plan.run_data['episodes']} episodes), preset "
+              f"{plan.preset} ({plan.config.presets[plan.preset].agent}), {len(plan.space.ranges)} parameters, "
+              f"budget {plan.budget}, driver {driver}"
+              + (f", {len(plan.previous)} earlier trials" if plan.previous else ""), flush=True)
+    setup = Sweep(plan.config, plan.preset, plan.run_data, plan.space, experiment, tensorboard, seed=plan.seed,
+                  quiet=args.quiet, report=(lambda trial: None) if args.quiet else
+                  (lambda trial: print(describe(trial), flush=True)))
+    definition = experiment_definition(f"ToyCorewar {args.name}", plan.space, plan.budget, args.parallel)
     try:
-        result = run_sweep(connection, setup, definition, budget, trainer(args.parallel, args.ray), previous,
-                           args.parallel)
+        result = run_sweep(connection, setup, definition, plan.budget, trainer(args.parallel, args.ray),
+                           plan.previous, args.parallel)
     except SigOptException as error:
         print(f"error: SigOpt: {str(error).strip().splitlines()[0]} (trials so far: {experiment / 'trials.csv'})",
               file=sys.stderr)
@@ -194,11 +204,11 @@ def sweep(args: Any, experiment: Path, tensorboard: Path, connection: Any, drive
     if best is None:
         print(f"no trial finished: no best preset (trials: {experiment / 'trials.csv'})")
     else:
-        preset_json = best_preset(config, preset, best)
-        write_json(experiment / "best_preset.json", preset_json)
+        preset = best_preset(plan.config, plan.preset, best)
+        write_json(experiment / "best_preset.json", preset)
         print(f"best: trial {best.folder}, objective {best.objective:.4g}, best performance {best.best_performance:g}"
               f", first solve {'-' if best.first_solve is None else best.first_solve}")
-        print(json.dumps(preset_json, indent=2))
+        print(json.dumps(preset, indent=2))
         print(f"saved to {experiment / 'best_preset.json'}   trials: {experiment / 'trials.csv'}   "
               f"TensorBoard: tensorboard --logdir {tensorboard}")
     if result.interrupted:
