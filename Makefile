@@ -18,7 +18,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt requirem
 
 demo: $(STAMP)
 	$(PY) main.py demo -f -t examples/demo_training.json -j 1
-	$(PY) synthesize.py demo 1 --target 4,14,18,238
+	$(PY) synthesize.py demo 1 --target 17,0,12,29
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
