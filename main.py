@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from agents.config import Config, ConfigError, Run, load_config, load_training
+from agents.folders import claim_experiment_folders
 from agents.runner import train_run
 from toycorewar.cli import ArgumentParser, fail
 
@@ -59,12 +59,7 @@ def prepare_folders(args: Any, experiment: Path, tensorboard: Path) -> None:
         if not experiment.is_dir():
             raise ConfigError(f"{experiment}: no such experiment to resume")
         return
-    if experiment.exists() and not args.force:
-        raise ConfigError(f"{experiment} already exists: use -f to replace it, --resume to continue it, "
-                          "or choose another NAME")
-    for folder in (experiment, tensorboard):
-        if folder.exists():
-            shutil.rmtree(folder)
+    claim_experiment_folders(experiment, tensorboard, args.force)
 
 
 def run_jobs(runs: list[Run], config: Config, args: Any, experiment: Path, tensorboard: Path,

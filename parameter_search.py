@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.config import Config, ConfigError, load_config, load_training, parse_training
+from agents.folders import claim_experiment_folders
 from agents.search import SearchSpace, Trial, best_preset, best_trial, load_search_space, read_trials
 from agents.sweep import choose_driver, make_connection
 from toycorewar.cli import ArgumentParser, fail
@@ -118,12 +118,7 @@ def saved_sweep(args: Any, experiment: Path) -> Plan:
 
 def prepare_folders(args: Any, experiment: Path, tensorboard: Path) -> None:
     """Refuse to overwrite without -f; with -f replace only experiments/NAME and runs/NAME."""
-    if experiment.exists() and not args.force:
-        raise ConfigError(f"{experiment} already exists: use -f to replace it, --resume to continue it, "
-                          "or choose another NAME")
-    for folder in (experiment, tensorboard):
-        if folder.exists():
-            shutil.rmtree(folder)
+    claim_experiment_folders(experiment, tensorboard, args.force)
 
 
 def trainer(parallel: int, ray_address: str | None) -> Any:

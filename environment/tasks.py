@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from toycorewar import ActionTable, MachineConfig
+from toycorewar.actions import encode_registers
 
 HELDOUT_SEED = 100
 
@@ -139,14 +140,6 @@ def schedule_from_spec(spec: Any, field: str, num_registers: int, episodes: int,
         raise ValueError(f"{field}.values must be a count ≥ 1 or a non-empty list of lists, got {values!r}")
     rows = [check_registers(v, num_registers, f"{field}.values[{i}]") for i, v in enumerate(values)]
     return TaskSchedule("fixed", num_registers, np.stack(rows), freq, episodes)
-
-
-def encode_registers(registers: np.ndarray) -> np.ndarray:
-    """One integer per row of registers (8 bits a register; at most 8 registers)."""
-    codes = np.zeros(len(registers), dtype=np.uint64)
-    for column in range(registers.shape[1]):
-        codes = (codes << np.uint64(8)) | registers[:, column].astype(np.uint64)
-    return codes
 
 
 def random_program_results(reg_inits: np.ndarray, length: int, rng: np.random.Generator,

@@ -16,6 +16,15 @@ import numpy as np
 from toycorewar.machine import STOP, Instruction, MachineConfig
 
 
+def encode_registers(registers: np.ndarray) -> np.ndarray:
+    """One integer per row of registers [n, R] (8 bits a register, at most 8 registers): equal codes,
+    equal register states. What searches and task draws use to tell states apart quickly."""
+    codes = np.zeros(len(registers), dtype=np.uint64)
+    for column in range(registers.shape[1]):
+        codes = (codes << np.uint64(8)) | registers[:, column].astype(np.uint64)
+    return codes
+
+
 class ActionTable:
     """Decodes and encodes actions for one machine configuration.
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toycorewar.actions import ActionTable
+from toycorewar.actions import ActionTable, encode_registers
 from toycorewar.machine import Instruction, MachineConfig
 
 
@@ -31,14 +31,6 @@ class SynthesisResult:
     @property
     def length(self) -> int | None:
         return None if self.program is None else len(self.program)
-
-
-def _encode(registers: np.ndarray) -> np.ndarray:
-    """One integer per row (8 bits a register): equal codes, equal register states."""
-    codes = np.zeros(len(registers), dtype=np.uint64)
-    for column in range(registers.shape[1]):
-        codes = (codes << np.uint64(8)) | registers[:, column].astype(np.uint64)
-    return codes
 
 
 class Synthesizer:
@@ -59,7 +51,7 @@ class Synthesizer:
         start = np.zeros((1, r), dtype=np.int64) if reg_init is None else np.asarray(reg_init, np.int64).reshape(1, r)
         if np.array_equal(start, goal):
             return SynthesisResult([], max_length, 0)
-        frontier, seen = start, _encode(start)
+        frontier, seen = start, encode_registers(start)
         # levels[d] = (parent row in level d−1's frontier, action) of each state of depth d.
         levels: list[tuple[np.ndarray, np.ndarray]] = []
         expanded = 0
@@ -78,7 +70,7 @@ class Synthesizer:
                 levels.append((parents[solved[:1]], actions[solved[:1]]))
                 return SynthesisResult(self._program(levels), max_length, expanded)
             keep = np.flatnonzero(wrong <= max_length - depth)
-            codes, first = np.unique(_encode(registers[keep]), return_index=True)
+            codes, first = np.unique(encode_registers(registers[keep]), return_index=True)
             new = ~np.isin(codes, seen, assume_unique=True)
             rows = keep[first[new]]
             frontier, seen = registers[rows], np.union1d(seen, codes[new])

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from environment import ScheduledTasks, TaskSchedule, schedule_from_spec
-from environment.tasks import encode_registers, heldout_solvable_targets
+from environment.tasks import heldout_solvable_targets
 from toycorewar import MachineConfig
+from toycorewar.actions import encode_registers
 from toycorewar.synthesizer import Synthesizer
 
 MACHINE = MachineConfig()
