@@ -18,8 +18,9 @@ def _worker(results: Any, index: int, task: dict) -> None:
         pass
 
 
-def run_in_processes(tasks: list[dict], jobs: int) -> list[dict]:
-    """Train `tasks` (keyword arguments of train_run), `jobs` at a time; results in the order of tasks."""
+def run_in_processes(tasks: list[dict], jobs: int, on_result: Any = None) -> list[dict]:
+    """Train `tasks` (keyword arguments of train_run), `jobs` at a time; results in the order of tasks.
+    `on_result(index, result)`, when given, is called as each run ends."""
     context = multiprocessing.get_context("spawn")
     results_queue = context.Queue()
     threads = 1  # the same as -j 1, so a run gives the same results however many run at once
@@ -51,6 +52,8 @@ def run_in_processes(tasks: list[dict], jobs: int) -> list[dict]:
                 index, result = results_queue.get(timeout=0.2)
                 results[index] = result
                 active.pop(index).join()
+                if on_result is not None:
+                    on_result(index, result)
             except queue.Empty:
                 for index, process in list(active.items()):
                     if not process.is_alive() and index not in results:

@@ -1,12 +1,13 @@
 """Episodes and seconds until the shipped DQN preset first solves each single-target run, and the
 four-target run.
 
-    python benchmarks/time_to_solve.py [--seeds 3] [--jobs 2] [--assess 100] [--skip-four-targets]
+    python benchmarks/time_to_solve.py [--seeds 3] [--jobs 2] [--assess 100] [--max-episodes N]
+                                       [--skip-four-targets]
 
 Trains the DQN preset of config.json on the five single-target runs of training.json (ids 1-5) with
 each seed, evaluating greedily every --assess episodes, each run stopping at its first evaluation
-that solves its target(s) (or at the run's episode budget). Then the four-target run (id 10) the same
-way. Runs go `--jobs` at a time, one process and one torch thread each. Prints one table and the medians.
+that solves its target(s) (or at the run's episode budget, or --max-episodes when smaller). Then the
+four-target run (id 10) the same way. Runs go `--jobs` at a time, one process and one torch thread each. Prints one table and the medians.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ SINGLE_TARGET_IDS = ["1", "2", "3", "4", "5"]
 FOUR_TARGET_ID = "10"
 
 
-def tasks_for(run_ids: list[str], seeds: list[int], assess: int, folder: Path) -> list[dict]:
+def tasks_for(run_ids: list[str], seeds: list[int], assess: int, folder: Path,
+              max_episodes: int | None = None) -> list[dict]:
     config = load_config(ROOT / "config.json")
     runs = {run.folder: run for run in load_training(ROOT / "training.json", config)}
     raw = {str(entry["id"]): entry for entry in json.loads((ROOT / "training.json").read_text())}
@@ -41,7 +43,10 @@ def tasks_for(run_ids: list[str], seeds: list[int], assess: int, folder: Path) -
         assert config.presets[runs[run_id].algo].agent == "DQN_Agent", f"run {run_id} is not a DQN run"
         for seed in seeds:
             name = f"{run_id}-seed{seed}"
-            tasks.append({"run_data": raw[run_id], "config_data": config_data, "run_dir": str(folder / name),
+            run_data = dict(raw[run_id])
+            if max_episodes:
+                run_data["episodes"] = min(run_data["episodes"], max_episodes)
+            tasks.append({"run_data": run_data, "config_data": config_data, "run_dir": str(folder / name),
                           "tensorboard_dir": str(folder / "runs" / name), "seed": seed, "quiet": True,
                           "stop_when_solved": True})
     return tasks
@@ -54,15 +59,19 @@ def targets_of(task: dict) -> str:
 
 def print_rows(tasks: list[dict], results: list[dict]) -> None:
     for task, result in zip(tasks, results, strict=True):
-        solved = result["first_solve"] is not None
-        episodes = result["first_solve"] if solved else f">{result['episodes']}"
-        seconds = result["first_solve_seconds"] if solved else result["seconds"]
-        program = "; ".join(result.get("program") or [])
-        if not solved:
-            program = f"not solved (best {result['best_performance']})"
-        if result["status"] == "failed":
-            program = f"FAILED: {result['error']}"
-        print(f"{targets_of(task):<22}{task['seed']:>5}{episodes:>10}{seconds:>9.1f}  {program}", flush=True)
+        print_row(task, result)
+
+
+def print_row(task: dict, result: dict) -> None:
+    solved = result["first_solve"] is not None
+    episodes = result["first_solve"] if solved else f">{result['episodes']}"
+    seconds = result["first_solve_seconds"] if solved else result["seconds"]
+    program = "; ".join(result.get("program") or [])
+    if not solved:
+        program = f"not solved (best {result['best_performance']})"
+    if result["status"] == "failed":
+        program = f"FAILED: {result['error']}"
+    print(f"{targets_of(task):<22}{task['seed']:>5}{episodes:>10}{seconds:>9.1f}  {program}", flush=True)
 
 
 def main() -> None:
@@ -70,15 +79,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per single-target run (default 3)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (default: cores)")
     parser.add_argument("--assess", type=int, default=100, help="evaluate every so many episodes (default 100)")
+    parser.add_argument("--max-episodes", type=int, help="cap every run's episode budget")
     parser.add_argument("--skip-four-targets", action="store_true", help="only the single-target runs")
     args = parser.parse_args()
     print(f"machine: {describe_machine()}")
     print(f"{'target':<22}{'seed':>5}{'episodes':>10}{'seconds':>9}  program found (first solve)")
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
-        single = tasks_for(SINGLE_TARGET_IDS, list(range(args.seeds)), args.assess, folder)
-        results = run_in_processes(single, args.jobs)
-        print_rows(single, results)
+        single = tasks_for(SINGLE_TARGET_IDS, list(range(args.seeds)), args.assess, folder, args.max_episodes)
+        results = run_in_processes(single, args.jobs, lambda index, result: print_row(single[index], result))
         solved = [r for r in results if r["first_solve"] is not None]
         print(f"single targets solved: {len(solved)}/{len(results)}")
         if len(solved) == len(results):
@@ -90,7 +99,7 @@ def main() -> None:
             unsolved = len(results) - len(solved)
             print(f"{unsolved} run(s) unsolved within their budget: medians over all runs are not defined")
         if not args.skip_four_targets:
-            four = tasks_for([FOUR_TARGET_ID], [0], args.assess, folder)
+            four = tasks_for([FOUR_TARGET_ID], [0], args.assess, folder, args.max_episodes)
             result = run_in_processes(four, 1)
             print_rows(four, result)
             verdict = "solved" if result[0]["first_solve"] is not None else "not solved"
