@@ -7,7 +7,8 @@ four-target run.
 Trains the DQN preset of config.json on the five single-target runs of training.json (ids 1-5) with
 each seed, evaluating greedily every --assess episodes, each run stopping at its first evaluation
 that solves its target(s) (or at the run's episode budget, or --max-episodes when smaller). Then the
-four-target run (id 10) the same way. Runs go `--jobs` at a time, one process and one torch thread each. Prints one table and the medians.
+four-target run (id 10) the same way. Runs go `--jobs` at a time, one process and one torch thread
+each. Prints one table (a row as each run ends) and the medians.
 """
 
 from __future__ import annotations
