@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -70,6 +70,8 @@ class Settings(Model):
 class NetworkParameters(Model):
     """What every agent's network and optimiser take."""
 
+    ignored: ClassVar[frozenset[str]] = frozenset()  # keys accepted for compatibility that change nothing
+
     h_size: PositiveInt = 64
     middle_size: PositiveInt = 128
     lstm_layers: PositiveInt = 1
@@ -105,16 +107,20 @@ class ACParameters(NetworkParameters):
 
 
 class PGParameters(NetworkParameters):
+    ignored: ClassVar[frozenset[str]] = frozenset({
+        "learning_starts", "learning_freq", "target_update_freq", "batch_size", "replay_buffer_size",
+        "epsilon_decay_steps", "initial_epsilon", "final_epsilon"})
     entropy_coef: Annotated[float, Field(ge=0)] = 0.01
-    # Accepted and ignored, as the original project's PG preset carries the DQN keys.
-    learning_starts: Any = None
-    learning_freq: Any = None
-    target_update_freq: Any = None
-    batch_size: Any = None
-    replay_buffer_size: Any = None
-    epsilon_decay_steps: Any = None
-    initial_epsilon: Any = None
-    final_epsilon: Any = None
+    # Accepted and ignored, as the original project's PG preset carries the DQN keys; still typed, so
+    # that a malformed value is reported rather than silently kept.
+    learning_starts: NonNegativeInt | None = None
+    learning_freq: PositiveInt | None = None
+    target_update_freq: PositiveInt | None = None
+    batch_size: PositiveInt | None = None
+    replay_buffer_size: PositiveInt | None = None
+    epsilon_decay_steps: Annotated[float, Field(ge=0)] | NonNegativeInt | None = None
+    initial_epsilon: Annotated[float, Field(ge=0, le=1)] | None = None
+    final_epsilon: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
 PARAMETERS = {"DQN_Agent": DQNParameters, "AC_Agent": ACParameters, "PG_Agent": PGParameters}

@@ -159,9 +159,9 @@ def _parse_range(name: str, spec: Any, agent: str, episodes: int, where: str, wa
 
 def _kinds(agent: str, name: str) -> set[str]:
     """The SigOpt types a parameter accepts: {"int"} for an integer, both for a float; none if ignored."""
-    annotation = PARAMETERS[agent].model_fields[name].annotation
-    if annotation is Any:
+    if name in PARAMETERS[agent].ignored:
         return set()
+    annotation = PARAMETERS[agent].model_fields[name].annotation
     members = typing.get_args(annotation) or (annotation,)
     bases = {typing.get_args(m)[0] if typing.get_origin(m) is typing.Annotated else m for m in members}
     return {"int", "double"} if float in bases else {"int"}

@@ -67,3 +67,14 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_network(tmp_path):
     for name, tensor in net.state_dict().items():
         assert torch.equal(rebuilt.state_dict()[name], tensor)
     assert not (tmp_path / ".best.tmp").exists()
+
+
+def test_pg_preset_accepts_the_dqn_keys_of_the_original_file_but_checks_their_types():
+    from agents.config import ConfigError, parse_config
+    original = {"h_size": 32, "middle_size": 64, "lstm_layers": 1, "learning_starts": 0, "learning_freq": 1,
+                "target_update_freq": 1000, "lr": 0.001, "gamma": 0.9, "batch_size": 32,
+                "replay_buffer_size": 10000, "epsilon_decay_steps": 0.5, "final_epsilon": 0.05}
+    config = parse_config({"presets": {"PG": {"agent": "PG_Agent", "parameters": original}}})
+    assert config.presets["PG"].parameters.batch_size == 32
+    with pytest.raises(ConfigError, match=r"presets\.PG\.parameters\.batch_size"):
+        parse_config({"presets": {"PG": {"agent": "PG_Agent", "parameters": {**original, "batch_size": "x"}}}})

@@ -18,6 +18,15 @@ from experiment_files import file_states  # noqa: E402
 from sweep_files import run_search, tiny_sweep_args, token_environment, write_sweep_inputs  # noqa: E402
 
 
+@pytest.fixture
+def inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder holding the tiny sweep inputs, made the working directory, with no SigOpt token set."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SIGOPT_API_TOKEN", raising=False)
+    write_sweep_inputs(tmp_path)
+    return tmp_path
+
+
 @dataclass
 class SweepRun:
     cwd: Path

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sweep_files import ROOT, TINY_SPACE, write_sweep_inputs
+from sweep_files import ROOT, TINY_SPACE
 
 import parameter_search
 from agents.config import PARAMETERS, ConfigError, load_config, load_training
@@ -75,14 +75,6 @@ def assert_refused(argv: list[str], capsys: pytest.CaptureFixture, folder: Path)
     assert len(err.splitlines()) == 1, err
     assert not (folder / "experiments").exists() and not (folder / "runs").exists()
     return err.strip()
-
-
-@pytest.fixture
-def inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SIGOPT_API_TOKEN", raising=False)
-    write_sweep_inputs(tmp_path)
-    return tmp_path
 
 
 SWEEP = ["bad", "--id", "t", "--episodes", "60", "--search-space", "space.json", "--budget", "1"]

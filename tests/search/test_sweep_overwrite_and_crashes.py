@@ -4,21 +4,12 @@ a trial whose training crashes is a failed trial, and the sweep goes on."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from experiment_files import file_states
-from sweep_files import read_table, tiny_sweep_args, write_sweep_inputs
+from sweep_files import read_table, tiny_sweep_args
 
 import parameter_search
-
-
-@pytest.fixture
-def inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SIGOPT_API_TOKEN", raising=False)
-    write_sweep_inputs(tmp_path)
-    return tmp_path
 
 
 def test_an_existing_sweep_is_kept_without_f_and_replaced_with_f(inputs, capsys):
