@@ -35,6 +35,9 @@ def parse_arguments(argv: list[str] | None) -> Any:
     parser.add_argument("-c", "--config", default="config.json", help="configuration file (default config.json)")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                         help="runs trained at once, each in its own process (default: one per core)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per run (default 1: a run then gives the same results whatever -j; "
+                        "with -j 1 on a multi-core machine, more threads train one run faster)")
     parser.add_argument("--seed", type=int, default=0, help="seed of runs that give none (default 0)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted experiment from models/last")
     parser.add_argument("--only", nargs="+", metavar="ID", help="train only these run ids")
@@ -46,6 +49,8 @@ def parse_arguments(argv: list[str] | None) -> Any:
         parser.error(f"NAME '{args.name}' must be letters, digits, '.', '_' or '-' (it names a folder)")
     if args.jobs < 1:
         parser.error(f"-j must be at least 1, got {args.jobs}")
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.seed < 0:
         parser.error(f"--seed must be ≥ 0, got {args.seed}")
     if args.force and args.resume:
@@ -71,14 +76,14 @@ def run_jobs(runs: list[Run], config: Config, args: Any, experiment: Path, tenso
         tasks.append({"run_data": raw_runs[run.folder], "config_data": config.to_json(),
                       "run_dir": str(experiment / run.folder), "tensorboard_dir": str(tensorboard / run.folder),
                       "seed": run.seed if run.seed is not None else args.seed, "quiet": args.quiet,
-                      "position": index if args.jobs > 1 else 0, "resume": resume})
+                      "position": index if args.jobs > 1 else 0, "resume": resume, "threads": args.threads})
     if args.ray:
         from agents.distributed import run_on_ray
         return run_on_ray(tasks, args.ray)
     if args.jobs == 1 or len(tasks) == 1:
         return run_here(tasks)
     from agents.parallel import run_in_processes
-    return run_in_processes(tasks, min(args.jobs, len(tasks)))
+    return run_in_processes(tasks, min(args.jobs, len(tasks)), threads=args.threads)
 
 
 def run_here(tasks: list[dict]) -> list[dict]:

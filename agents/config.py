@@ -91,8 +91,18 @@ class DQNParameters(NetworkParameters):
     initial_epsilon: Annotated[float, Field(ge=0, le=1)] = 1.0
     final_epsilon: Annotated[float, Field(ge=0, le=1)] = 0.05
     n_step: PositiveInt = 1  # rewards summed before bootstrapping (1: classic DQN)
+    # Q(s, a) = r(s, a) + learned residual, with r computed exactly from the machine and the reward
+    # function (agents/networks.py KnownRewardQNetwork); false: the whole Q-value is learned.
+    known_rewards: bool = False
+    # Boltzmann exploration: when not exploring uniformly (probability ε), draw the action from
+    # softmax(Q / temperature) instead of taking the argmax; 0 is plain ε-greedy.
+    temperature: Annotated[float, Field(ge=0)] = 0.0
     # Hindsight relabelling: this fraction of sampled transitions learn to reach a goal the episode reached.
     relabel_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # Prioritized replay: transitions drawn with probability ∝ (|TD error| + 0.01)^priority_alpha
+    # (0: uniform), their loss weighted by (N·P)^−priority_beta to correct the bias.
+    priority_alpha: Annotated[float, Field(ge=0, le=1)] = 0.0
+    priority_beta: Annotated[float, Field(ge=0, le=1)] = 0.5
 
     def decay_episodes(self, episodes: int) -> int:
         """epsilon_decay_steps in episodes: a float is a fraction of the run's episodes, an int a count."""

@@ -141,8 +141,9 @@ def _train_on_worker(task: dict) -> dict[str, Any]:
 
 
 def run_on_ray(tasks: list[dict], address: str) -> list[dict]:
-    """Train `tasks` (keyword arguments of train_run) as Ray tasks of one CPU and one torch thread each,
-    on the Ray instance at `address` (see `connect`); returns the summaries in the order of tasks."""
+    """Train `tasks` (keyword arguments of train_run) as Ray tasks of one CPU per torch thread (a task's
+    `threads`, 1 by default) on the Ray instance at `address` (see `connect`); returns the summaries in
+    the order of tasks."""
     import ray
 
     connect(address)
@@ -150,9 +151,10 @@ def run_on_ray(tasks: list[dict], address: str) -> list[dict]:
     remote = ray.remote(num_cpus=1, max_retries=0)(_train_on_worker)
     # Absolute folders: a worker's working directory need not be ours. Progress bars cannot reach this
     # terminal from a worker, so runs are quiet and this process reports each run as it ends.
-    refs = [remote.remote({**task, "run_dir": os.path.abspath(task["run_dir"]),
-                           "tensorboard_dir": os.path.abspath(task["tensorboard_dir"]),
-                           "quiet": True, "position": 0, "threads": 1}) for task in tasks]
+    refs = [remote.options(num_cpus=task.get("threads", 1)).remote(
+        {"threads": 1, **task, "run_dir": os.path.abspath(task["run_dir"]),
+         "tensorboard_dir": os.path.abspath(task["tensorboard_dir"]), "quiet": True, "position": 0})
+        for task in tasks]
     index = {ref: i for i, ref in enumerate(refs)}
     results: dict[int, dict] = {}
     pending = list(refs)

@@ -29,12 +29,16 @@ class DQN_Agent:
         self.ctx, self.device = ctx, ctx.device
         torch.manual_seed(ctx.seed)
         self.rng = np.random.default_rng(ctx.seed)
-        self.spec = network_spec("dueling_q", ctx.machine, p.h_size, p.middle_size, p.lstm_layers)
+        self.env = ToyCorewarVectorEnv(p.num_envs, autoreset_mode="SameStep", tasks=ctx.tasks, **ctx.env_kwargs())
+        if p.known_rewards:
+            self.spec = network_spec("known_reward_q", ctx.machine, p.h_size, p.middle_size, p.lstm_layers,
+                                     reward_settings=self.env.reward.settings, reward_scale=p.reward_scale)
+        else:
+            self.spec = network_spec("dueling_q", ctx.machine, p.h_size, p.middle_size, p.lstm_layers)
         self.q = build_network(self.spec).to(self.device)
         self.target_q = copy.deepcopy(self.q)
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=p.lr, foreach=True)
         self.buffer = ReplayBuffer(p.replay_buffer_size, ctx.machine)
-        self.env = ToyCorewarVectorEnv(p.num_envs, autoreset_mode="SameStep", tasks=ctx.tasks, **ctx.env_kwargs())
         self.decay_episodes = p.decay_episodes(ctx.run.episodes)
         self.steps = 0  # environment steps (transitions) so far
         self.update_credit = 0.0  # gradient steps owed: learning_freq steps earn one
@@ -57,7 +61,17 @@ class DQN_Agent:
         return self.q(*observation_tensors(obs, self.device)).argmax(dim=1).cpu().numpy()
 
     def act(self, obs: dict[str, np.ndarray], epsilon: float) -> np.ndarray:
-        actions = self.greedy_actions(obs)
+        """ε-greedy: a uniform action with probability ε, else the best one, or, with a `temperature`,
+        one drawn from softmax(Q / temperature) (near-best actions get tried, not only the best)."""
+        if self.params.temperature > 0:
+            with torch.no_grad():
+                q = self.q(*observation_tensors(obs, self.device)).cpu().numpy().astype(np.float64)
+            logits = (q - q.max(axis=1, keepdims=True)) / self.params.temperature
+            cumulative = np.cumsum(np.exp(logits), axis=1)
+            draws = self.rng.random(len(q))[:, None] * cumulative[:, -1:]
+            actions = np.minimum((cumulative < draws).sum(axis=1), q.shape[1] - 1)
+        else:
+            actions = self.greedy_actions(obs)
         explore = self.rng.random(len(actions)) < epsilon
         actions[explore] = self.rng.integers(0, self.ctx.machine.num_actions, size=int(explore.sum()))
         return actions
@@ -91,21 +105,22 @@ class DQN_Agent:
     def learn(self) -> None:
         p = self.params
         batch = self.buffer.sample(p.batch_size, self.rng, p.n_step, p.gamma, self.env.num_envs,
-                                   p.relabel_fraction, self.scaled_step_reward if p.relabel_fraction else None)
+                                   p.relabel_fraction, self.scaled_step_reward if p.relabel_fraction else None,
+                                   p.priority_alpha, p.priority_beta)
+        rows = batch.pop("rows")
         t = {name: torch.as_tensor(array, device=self.device) for name, array in batch.items()}
-        program = torch.cat([t["program"], t["next_program"]]).long()
-        registers = torch.cat([t["registers"], t["next_registers"]]).float()
-        target = t["target"].float().repeat(2, 1)
-        q_all = self.q(program, registers, target)
-        q_now, q_next_online = q_all[:p.batch_size], q_all[p.batch_size:].detach()
-        q_taken = q_now.gather(1, t["action"].unsqueeze(1)).squeeze(1)
+        program, registers, target = t["program"].long(), t["registers"].float(), t["target"].float()
+        q_taken = self.q(program, registers, target).gather(1, t["action"].unsqueeze(1)).squeeze(1)
         with torch.no_grad():
             # Double DQN: the online network picks the next action, the target network values it.
-            best_next = q_next_online.argmax(dim=1, keepdim=True)
-            q_next = self.target_q(program[p.batch_size:], registers[p.batch_size:],
-                                   target[p.batch_size:]).gather(1, best_next).squeeze(1)
+            # (A separate no-grad pass: backpropagating through the next states too costs more.)
+            next_inputs = (t["next_program"].long(), t["next_registers"].float(), target)
+            best_next = self.q(*next_inputs).argmax(dim=1, keepdim=True)
+            q_next = self.target_q(*next_inputs).gather(1, best_next).squeeze(1)
             y = t["reward"] + t["discount"] * (~t["terminated"]).float() * q_next
-        loss = F.smooth_l1_loss(q_taken, y)
+        loss = (F.smooth_l1_loss(q_taken, y, reduction="none") * t["weight"]).mean()
+        if p.priority_alpha > 0:
+            self.buffer.update_priorities(rows, (y - q_taken).detach().cpu().numpy())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from toycorewar import MachineConfig
+from toycorewar import ActionTable, MachineConfig
 
 
 def observation_tensors(obs: dict[str, np.ndarray], device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -70,6 +70,57 @@ class DuelingQNetwork(nn.Module):
         return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
 
 
+class KnownRewardQNetwork(nn.Module):
+    """Q(s, a) = r(s, a) + a learned dueling residual, where r(s, a) is the reward of instruction a,
+    computed exactly from the machine and the reward function (scaled by `reward_scale`).
+
+    The machine is known and deterministic, so the immediate reward of every action needs no
+    learning; the network learns only what follows it (the value of the registers a leads to). The
+    last instruction of a program, which must be exact, then rests on exact arithmetic rather than on
+    an approximation that cannot tell one unit of distance from noise. The reward function is the
+    run's (Specific_register_values with its settings), saved in the network spec.
+    """
+
+    def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
+                 reward_settings: dict, reward_scale: float) -> None:
+        super().__init__()
+        self.residual = DuelingQNetwork(machine, h_size, middle_size, lstm_layers)
+        table = ActionTable(machine)
+        for name in ("dest", "src_a", "src_b", "coef_a", "coef_b", "const"):
+            self.register_buffer(name, torch.as_tensor(getattr(table, name), dtype=torch.long), persistent=False)
+        self.stop_action, self.empty_slot, self.max_length = table.stop_action, machine.num_actions, machine.max_length
+        self.circular = bool(reward_settings.get("circular", True))
+        self.positive = bool(reward_settings.get("positive", True))
+        self.cumulative = bool(reward_settings.get("cumulative", True))
+        self.reward_scale = float(reward_scale)
+
+    def distance(self, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        gap = (registers - target).abs()
+        if self.circular:
+            gap = torch.minimum(gap, 256 - gap)
+        return gap.sum(dim=-1)
+
+    def rewards(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """[B, NUM_ACTIONS]: the scaled reward each action would earn (SPEC §4, as the environment's)."""
+        r, goal = registers.long(), target.long()
+        values = (self.coef_a * r[:, self.src_a] + self.coef_b * r[:, self.src_b] + self.const) & 255
+        after = r.unsqueeze(1).repeat(1, len(self.dest), 1)
+        after.scatter_(2, self.dest.view(1, -1, 1).expand(len(r), -1, 1), values.unsqueeze(2))
+        before, now = self.distance(r, goal).unsqueeze(1), self.distance(after, goal.unsqueeze(1))
+        length = (program != self.empty_slot).sum(dim=1, keepdim=True) + 1  # the program after the action
+        done = (torch.arange(len(self.dest), device=r.device) == self.stop_action) | (length >= self.max_length)
+        if self.positive:
+            reward = before - now
+        elif self.cumulative:
+            reward = -now * (1 + torch.where(done, self.max_length - length, 0))
+        else:
+            reward = torch.where(done, -now, 0)
+        return reward.float() * self.reward_scale
+
+    def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.rewards(program, registers, target) + self.residual(program, registers, target)
+
+
 class PolicyValueNetwork(nn.Module):
     """Action logits and a state value from one shared encoder (the critic head is unused by PG's policy)."""
 
@@ -85,19 +136,23 @@ class PolicyValueNetwork(nn.Module):
         return self.policy(features), self.value(features).squeeze(1)
 
 
-NETWORKS = {"dueling_q": DuelingQNetwork, "policy_value": PolicyValueNetwork}
+NETWORKS = {"dueling_q": DuelingQNetwork, "policy_value": PolicyValueNetwork, "known_reward_q": KnownRewardQNetwork}
 
 
 def build_network(spec: dict) -> nn.Module:
     """Rebuild a network from the spec saved beside its weights."""
     machine = MachineConfig(spec["num_registers"], spec["n_vals"], spec["max_length"])
-    return NETWORKS[spec["kind"]](machine, spec["h_size"], spec["middle_size"], spec["lstm_layers"])
+    extra = {key: spec[key] for key in ("reward_settings", "reward_scale")} if spec["kind"] == "known_reward_q" else {}
+    return NETWORKS[spec["kind"]](machine, spec["h_size"], spec["middle_size"], spec["lstm_layers"], **extra)
 
 
-def network_spec(kind: str, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int) -> dict:
+def network_spec(kind: str, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
+                 **extra: object) -> dict:
+    """What build_network needs (saved with the weights); `extra`: reward_settings and reward_scale
+    of a known_reward_q network."""
     return {"kind": kind, "num_registers": machine.num_registers, "n_vals": machine.n_vals,
             "max_length": machine.max_length, "h_size": h_size, "middle_size": middle_size,
-            "lstm_layers": lstm_layers}
+            "lstm_layers": lstm_layers, **extra}
 
 
 def greedy_policy(network: nn.Module, device: torch.device | str = "cpu"):

@@ -18,12 +18,12 @@ def _worker(results: Any, index: int, task: dict) -> None:
         pass
 
 
-def run_in_processes(tasks: list[dict], jobs: int, on_result: Any = None) -> list[dict]:
+def run_in_processes(tasks: list[dict], jobs: int, on_result: Any = None, threads: int = 1) -> list[dict]:
     """Train `tasks` (keyword arguments of train_run), `jobs` at a time; results in the order of tasks.
-    `on_result(index, result)`, when given, is called as each run ends."""
+    `on_result(index, result)`, when given, is called as each run ends. `threads`: torch threads per
+    run; 1 (the default) gives a run the same results whether it trains alone or beside others."""
     context = multiprocessing.get_context("spawn")
     results_queue = context.Queue()
-    threads = 1  # the same as -j 1, so a run gives the same results however many run at once
     pending = list(enumerate(tasks))
     active: dict[int, Any] = {}
     results: dict[int, dict] = {}
@@ -43,7 +43,7 @@ def run_in_processes(tasks: list[dict], jobs: int, on_result: Any = None) -> lis
             while pending and len(active) < jobs and not interrupted:
                 index, task = pending.pop(0)
                 process = context.Process(target=_worker, args=(results_queue, index,
-                                                                {**task, "position": len(active), "threads": threads}))
+                                                                {"threads": threads, **task, "position": len(active)}))
                 process.start()
                 active[index] = process
             if interrupted and not active:

@@ -26,6 +26,8 @@ class ReplayBuffer:
             "reward": np.zeros(capacity, dtype=np.float32),
             "terminated": np.zeros(capacity, dtype=bool),
         }
+        # Sampling priorities (prioritized replay); a new transition gets the largest so far.
+        self.arrays["priority"] = np.zeros(capacity, dtype=np.float64)
         self.index = 0
         self.size = 0
 
@@ -38,12 +40,14 @@ class ReplayBuffer:
         a["program"][slots], a["registers"][slots], a["target"][slots] = obs["program"], obs["registers"], obs["target"]
         a["next_program"][slots], a["next_registers"][slots] = next_obs["program"], next_obs["registers"]
         a["action"][slots], a["reward"][slots], a["terminated"][slots] = actions, rewards, terminated
+        a["priority"][slots] = a["priority"][:self.size].max() if self.size else 1.0
         self.index = (self.index + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
     def sample(self, batch_size: int, rng: np.random.Generator, n_step: int = 1, gamma: float = 1.0,
                stride: int = 1, relabel_fraction: float = 0.0,
-               step_reward: Callable[..., np.ndarray] | None = None) -> dict[str, np.ndarray]:
+               step_reward: Callable[..., np.ndarray] | None = None, priority_alpha: float = 0.0,
+               priority_beta: float = 0.5) -> dict[str, np.ndarray]:
         """A batch of n-step transitions, some of them relabelled with a goal the episode reached.
 
         - n-step: `reward` is the discounted sum of up to `n_step` rewards of the same episode,
@@ -54,9 +58,21 @@ class ReplayBuffer:
           episode reached at this or a later step, and rewards are recomputed by `step_reward(registers,
           next_registers, target, terminated, unused_slots)`: the same experience, read as a lesson on
           reaching that goal.
+        - prioritized replay (`priority_alpha` > 0): rows drawn with probability P ∝ priority^alpha,
+          `weight` = (size·P)^−beta / max, and `rows` returned for `update_priorities`. Otherwise
+          rows are uniform and every weight is 1.
         """
         a = self.arrays
-        rows = rng.integers(0, self.size, size=batch_size)
+        weight = np.ones(batch_size, dtype=np.float32)
+        if priority_alpha > 0:
+            scaled = a["priority"][:self.size] ** priority_alpha
+            cumulative = np.cumsum(scaled)
+            draws = rng.random(batch_size) * cumulative[-1]
+            rows = np.minimum(np.searchsorted(cumulative, draws, side="right"), self.size - 1)
+            weight = (self.size * scaled[rows] / cumulative[-1]) ** -priority_beta
+            weight = (weight / weight.max()).astype(np.float32)
+        else:
+            rows = rng.integers(0, self.size, size=batch_size)
         written_after = (self.index - rows - 1) % self.capacity  # rows written since each sampled row
         # chain[k]: the row of the episode's k-th step after `rows`; valid[k]: that step exists.
         chain = np.stack([(rows + k * stride) % self.capacity for k in range(self.max_length)])
@@ -88,8 +104,13 @@ class ReplayBuffer:
                 valid[k + 1] &= valid[k]
         batch = {name: a[name][rows] for name in ("program", "registers", "action")}
         batch.update(target=target, next_program=a["next_program"][last], next_registers=a["next_registers"][last],
-                     reward=reward, terminated=a["terminated"][last], discount=discount)
+                     reward=reward, terminated=a["terminated"][last], discount=discount, weight=weight, rows=rows)
         return batch
+
+    def update_priorities(self, rows: np.ndarray, td_errors: np.ndarray) -> None:
+        """Prioritized replay: a sampled row's priority becomes its |TD error| (plus a floor, so that
+        every transition can be drawn again)."""
+        self.arrays["priority"][rows] = np.abs(td_errors) + 0.01
 
     def state(self) -> dict:
         return {"index": self.index, "size": self.size,

@@ -10,7 +10,11 @@ computes them anyway (so a budget of 0 is the greedy policy); then, best first, 
 partial programs. A child's priority is, for a Q-network, the return gathered so far plus Q(s, a) (the
 estimated return of the whole program), for a policy, the sum of log-probabilities of its actions.
 Children enter the queue lazily, best sibling first, so an expansion costs one network call and a
-few heap operations.
+few heap operations. Two sound prunings keep the queue to prefixes that can still succeed, as in the
+exact synthesizer: a child with more wrong registers than instructions left after it is never queued
+(each instruction writes one register), and a register state is searched once, from the shortest
+prefix that reached it (the machine's future depends on the registers alone). `prune=False` turns
+them off, to measure what they contribute.
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ class _Problem:
         self.table.execute_batch(after, self.instructions)
         return after
 
+    def can_finish(self, after: np.ndarray, slots_left: int) -> np.ndarray:
+        """Which register states could still reach the target with `slots_left` instructions."""
+        return (after != self.target).sum(axis=1) <= slots_left
+
     def solved_by(self, after: np.ndarray) -> int | None:
         hits = np.flatnonzero((after == self.target).all(axis=1))
         return int(hits[0]) if len(hits) else None
@@ -70,10 +78,9 @@ class _Problem:
 
 def guided_search(network: nn.Module, machine: MachineConfig, reward: Specific_register_values,
                   target: list[int], reg_init: list[int] | None = None, budget: int = 0,
-                  reward_scale: float = 1.0) -> SearchResult:
+                  reward_scale: float = 1.0, prune: bool = True) -> SearchResult:
     """Best-first search guided by `network` (a DuelingQNetwork or a PolicyValueNetwork)."""
     problem = _Problem(machine, target, reg_init)
-    max_length = machine.max_length
 
     @torch.no_grad()
     def scores(actions: list[int], registers: np.ndarray) -> np.ndarray:
@@ -83,11 +90,45 @@ def guided_search(network: nn.Module, machine: MachineConfig, reward: Specific_r
         return output[0].numpy()
 
     is_policy = isinstance(network(*observation_tensors(problem.observation([], problem.start), "cpu")), tuple)
+    return _best_first(problem, scores, is_policy, reward, budget, reward_scale, prune)
+
+
+def reward_first_search(machine: MachineConfig, reward: Specific_register_values, target: list[int],
+                        reg_init: list[int] | None = None, budget: int = 0, prune: bool = True) -> SearchResult:
+    """The same best-first search with no network: each child scored by the reward its instruction
+    earns (its distance to the target), so the priority is the return so far. An ablation: what guided
+    search owes to the network rather than to the search and its prunings."""
+    problem = _Problem(machine, target, reg_init)
+
+    def scores(actions: list[int], registers: np.ndarray) -> np.ndarray:
+        gain = reward.distance(registers, problem.target) - reward.distance(problem.children(registers), problem.target)
+        return np.append(gain.astype(np.float64), -np.inf)  # stop: never the greedy choice
+
+    return _best_first(problem, scores, False, reward, budget, 1.0, prune)
+
+
+def _best_first(problem: _Problem, scores, is_policy: bool, reward: Specific_register_values, budget: int,
+                reward_scale: float, prune: bool) -> SearchResult:
+    """Greedy program first, then best-first expansions; `scores(actions, registers)` gives every
+    action's Q-value (or log-probability when `is_policy`) at a node."""
+    max_length = problem.machine.max_length
     if (problem.start == problem.target).all():
         return SearchResult([], 0)
     queue: list = []
     counter = itertools.count()
     expanded: set[tuple[int, ...]] = set()
+    shallowest: dict[bytes, int] = {problem.start.tobytes(): 0}  # register state -> shortest prefix length
+
+    def worth_queueing(after: np.ndarray, order: np.ndarray, length: int) -> np.ndarray:
+        """The children (in `order`) that can still finish and reach a register state first."""
+        order = order[problem.can_finish(after[order], max_length - length)]
+        keep = []
+        for child in order:
+            key = after[child].tobytes()
+            if shallowest.get(key, max_length + 1) > length:
+                shallowest[key] = length
+                keep.append(child)
+        return np.asarray(keep, dtype=np.int64)
 
     def expand(actions: list[int], registers: np.ndarray, value: float) -> tuple[np.ndarray, np.ndarray]:
         """Score the children of a node and queue its best child; `value` is the node's return gathered
@@ -96,15 +137,20 @@ def guided_search(network: nn.Module, machine: MachineConfig, reward: Specific_r
         node_scores = scores(actions, registers)
         after = problem.children(registers)
         priority = value + node_scores[problem.instructions]
-        order = np.argsort(-priority)
-        entry = (actions, registers, after, priority, order, value)
-        heapq.heappush(queue, (-priority[order[0]], next(counter), entry, 0))
+        order = np.argsort(-priority, kind="stable")
+        if prune:
+            order = worth_queueing(after, order, len(actions) + 1)
+        if len(order):
+            entry = (actions, registers, after, priority, order, value)
+            heapq.heappush(queue, (-priority[order[0]], next(counter), entry, 0))
         return node_scores, after
 
     # The greedy program first: it is what the policy writes, and its nodes are queued on the way.
     actions, registers, value = [], problem.start, 0.0
+    greedy_nodes = []
     for _ in range(max_length):
         node_scores, after = expand(actions, registers, value)
+        greedy_nodes.append((actions, after))
         choice = int(np.argmax(node_scores))
         if choice == problem.table.stop_action:
             break
@@ -113,6 +159,12 @@ def guided_search(network: nn.Module, machine: MachineConfig, reward: Specific_r
         actions, registers = actions + [choice], after[choice]
         if (registers == problem.target).all():
             return SearchResult(problem.program(actions), 0)
+    if budget > 0:
+        # The children of the greedy nodes were generated on the way; checking them is the first expansion.
+        for node_actions, after in greedy_nodes:
+            hit = problem.solved_by(after)
+            if hit is not None:
+                return SearchResult(problem.program(node_actions + [int(problem.instructions[hit])]), 1)
     expansions = 0
     while queue and expansions < budget:
         _, _, (parent_actions, parent_registers, after, priority, order, gathered), rank = heapq.heappop(queue)
@@ -125,6 +177,8 @@ def guided_search(network: nn.Module, machine: MachineConfig, reward: Specific_r
             return SearchResult(problem.program(child_actions), expansions)
         if len(child_actions) >= max_length or tuple(child_actions) in expanded:
             continue
+        if prune and shallowest[child_registers.tobytes()] < len(child_actions):
+            continue  # a shorter prefix reached these registers since this child was queued
         child_value = priority[child] if is_policy else gathered + _scaled_step(
             reward, parent_registers, child_registers, problem, reward_scale)  # log π sums, or returns
         expansions += 1

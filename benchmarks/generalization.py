@@ -6,8 +6,9 @@ Trains the DQN and AC presets of config.json on random solvable targets (registe
 program of --length instructions, a fresh one every episode), never drawing one of the held-out
 targets. Then, on the held-out targets, reports in one table: the solve rate of the greedy policy,
 of guided tree search at 10, 100 and 1,000 expansions, of random search and beam search on the reward
-at the same budgets; the mean length above optimal of the programs found; and the exact synthesizer's
-time per target (median and 95th percentile).
+at the same budgets, and of the same best-first search with no network (children ordered by the
+reward alone: what the search owes to the agent rather than to its prunings); the mean length above
+optimal of the programs found; and the exact synthesizer's time per target (median and 95th percentile).
 
 Best-first search is deterministic, and random search draws from one seeded stream, so one search at
 the largest budget tells the result at every smaller one (solved within b iff it needed ≤ b expansions).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -33,7 +35,7 @@ from agents.config import load_config  # noqa: E402
 from agents.evaluation import evaluate  # noqa: E402
 from agents.networks import greedy_policy  # noqa: E402
 from agents.runner import train_run  # noqa: E402
-from agents.tree_search import beam_search, guided_search, random_search  # noqa: E402
+from agents.tree_search import beam_search, guided_search, random_search, reward_first_search  # noqa: E402
 from benchmarks.machine import describe_machine  # noqa: E402
 from environment import make_reward  # noqa: E402
 from environment.tasks import heldout_solvable_targets  # noqa: E402
@@ -52,7 +54,8 @@ def train(preset: str, episodes: int, targets: int, length: int, folder: Path) -
                               LOG_FREQ=10**9, SAVE_FREQ=0)
     run = {"id": preset, "algo": preset, "episodes": episodes, "reward_func": "Specific_register_values",
            "reward_settings": REWARD_SETTINGS, "targets": {"solvable": length}, "reg_inits": None}
-    result = train_run(run, config, str(folder / preset), str(folder / "runs" / preset), seed=0)
+    result = train_run(run, config, str(folder / preset), str(folder / "runs" / preset), seed=0,
+                       threads=torch.get_num_threads())
     if result["status"] != "finished":
         raise SystemExit(f"training {preset} failed: {result.get('error')}")
     print(f"trained {preset}: {result['episodes']} episodes in {result['seconds']:.0f} s", flush=True)
@@ -89,11 +92,18 @@ def baselines(machine, reward, targets: np.ndarray) -> list[dict]:
     random_row = {"method": "random search"}
     for budget in BUDGETS:
         random_row[budget] = float(np.mean([n is not None and n <= budget for n in needed]))
+    needed = []
+    for target in targets:  # best-first is deterministic: one search at the largest budget tells all
+        found = reward_first_search(machine, reward, target.tolist(), None, max(BUDGETS))
+        needed.append(found.expansions if found.solved else None)
+    ablation_row = {"method": "best-first, no network"}
+    for budget in BUDGETS:
+        ablation_row[budget] = float(np.mean([n is not None and n <= budget for n in needed]))
     beam_row = {"method": "beam search (reward)"}
     for budget in BUDGETS:
         beam_row[budget] = float(np.mean([beam_search(machine, reward, t.tolist(), None, budget).solved
                                           for t in targets]))
-    return [random_row, beam_row]
+    return [random_row, beam_row, ablation_row]
 
 
 def main() -> None:
@@ -103,7 +113,7 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=5, help="length of the random programs (default 5)")
     parser.add_argument("--agents", nargs="+", default=["DQN", "AC"], help="presets of config.json to train")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(os.cpu_count() or 1)  # one thing at a time here: training, then searches
     print(f"machine: {describe_machine()}", flush=True)
     config = load_config(ROOT / "config.json")
     machine, reward = config.machine, make_reward("Specific_register_values", REWARD_SETTINGS)

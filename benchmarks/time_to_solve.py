@@ -1,14 +1,16 @@
 """Episodes and seconds until the shipped DQN preset first solves each single-target run, and the
 four-target run.
 
-    python benchmarks/time_to_solve.py [--seeds 3] [--jobs 2] [--assess 100] [--max-episodes N]
-                                       [--skip-four-targets]
+    python benchmarks/time_to_solve.py [--seeds 3] [--jobs 1] [--threads CORES] [--assess 100]
+                                       [--max-episodes N] [--skip-four-targets]
 
 Trains the DQN preset of config.json on the five single-target runs of training.json (ids 1-5) with
 each seed, evaluating greedily every --assess episodes, each run stopping at its first evaluation
 that solves its target(s) (or at the run's episode budget, or --max-episodes when smaller). Then the
-four-target run (id 10) the same way. Runs go `--jobs` at a time, one process and one torch thread
-each. Prints one table (a row as each run ends) and the medians.
+four-target run (id 10) the same way. Runs go `--jobs` at a time, each in its own process with
+`--threads` torch threads (default: one run at a time on every core, the fastest per run: two runs
+side by side on a 2-core machine each take about 1.6 times as long as one alone). Prints one table (a
+row as each run ends) and the medians.
 """
 
 from __future__ import annotations
@@ -75,33 +77,42 @@ def print_row(task: dict, result: dict) -> None:
     print(f"{targets_of(task):<22}{task['seed']:>5}{episodes:>10}{seconds:>9.1f}  {program}", flush=True)
 
 
+def single_targets(args: argparse.Namespace, threads: int, folder: Path) -> None:
+    single = tasks_for(SINGLE_TARGET_IDS, list(range(args.seeds)), args.assess, folder, args.max_episodes)
+    results = run_in_processes(single, args.jobs, lambda index, result: print_row(single[index], result),
+                               threads=threads)
+    solved = [r for r in results if r["first_solve"] is not None]
+    print(f"single targets solved: {len(solved)}/{len(results)}")
+    if len(solved) == len(results):
+        print(f"median episodes to first solve: {statistics.median(r['first_solve'] for r in solved):g} "
+              "(required ≤ 5,000)")
+        print(f"median seconds to first solve: {statistics.median(r['first_solve_seconds'] for r in solved):.1f}"
+              " (required ≤ 60)")
+    else:
+        unsolved = len(results) - len(solved)
+        print(f"{unsolved} run(s) unsolved within their budget: medians over all runs are not defined")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="seeds per single-target run (default 3)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="runs at once (default: cores)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
+    parser.add_argument("--threads", type=int, help="torch threads per run (default: cores / jobs)")
     parser.add_argument("--assess", type=int, default=100, help="evaluate every so many episodes (default 100)")
     parser.add_argument("--max-episodes", type=int, help="cap every run's episode budget")
     parser.add_argument("--skip-four-targets", action="store_true", help="only the single-target runs")
+    parser.add_argument("--skip-single-targets", action="store_true", help="only the four-target run")
     args = parser.parse_args()
-    print(f"machine: {describe_machine()}")
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    print(f"machine: {describe_machine()}; {args.jobs} run(s) at a time, {threads} torch thread(s) each")
     print(f"{'target':<22}{'seed':>5}{'episodes':>10}{'seconds':>9}  program found (first solve)")
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
-        single = tasks_for(SINGLE_TARGET_IDS, list(range(args.seeds)), args.assess, folder, args.max_episodes)
-        results = run_in_processes(single, args.jobs, lambda index, result: print_row(single[index], result))
-        solved = [r for r in results if r["first_solve"] is not None]
-        print(f"single targets solved: {len(solved)}/{len(results)}")
-        if len(solved) == len(results):
-            print(f"median episodes to first solve: {statistics.median(r['first_solve'] for r in solved):g} "
-                  "(required ≤ 5,000)")
-            print(f"median seconds to first solve: {statistics.median(r['first_solve_seconds'] for r in solved):.1f}"
-                  " (required ≤ 60)")
-        else:
-            unsolved = len(results) - len(solved)
-            print(f"{unsolved} run(s) unsolved within their budget: medians over all runs are not defined")
+        if not args.skip_single_targets:
+            single_targets(args, threads, folder)
         if not args.skip_four_targets:
             four = tasks_for([FOUR_TARGET_ID], [0], args.assess, folder, args.max_episodes)
-            result = run_in_processes(four, 1)
+            result = run_in_processes(four, 1, threads=threads)
             print_rows(four, result)
             verdict = "solved" if result[0]["first_solve"] is not None else "not solved"
             print(f"four-target run: {verdict} (required ≤ 100,000 episodes)")

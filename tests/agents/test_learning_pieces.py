@@ -78,3 +78,70 @@ def test_pg_preset_accepts_the_dqn_keys_of_the_original_file_but_checks_their_ty
     assert config.presets["PG"].parameters.batch_size == 32
     with pytest.raises(ConfigError, match=r"presets\.PG\.parameters\.batch_size"):
         parse_config({"presets": {"PG": {"agent": "PG_Agent", "parameters": {**original, "batch_size": "x"}}}})
+
+
+class FixedQ(torch.nn.Module):
+    """Q-values that do not depend on the state."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = torch.tensor(values, dtype=torch.float32)
+
+    def forward(self, program, registers, target):
+        return self.values.repeat(len(program), 1)
+
+
+def boltzmann_agent(temperature, epsilon_rng=0):
+    values = [0.0] * 225
+    values[1] = np.log(3.0) * 0.1  # with temperature 0.1, action 1 is three times as likely as each other
+    return SimpleNamespace(params=DQNParameters(temperature=temperature), q=FixedQ(values), device="cpu",
+                           rng=np.random.default_rng(epsilon_rng), ctx=SimpleNamespace(machine=MachineConfig()),
+                           greedy_actions=lambda obs: np.ones(len(obs["program"]), dtype=np.int64))
+
+
+def observations(n):
+    return {"program": np.full((n, 5), 225), "registers": np.zeros((n, 4)), "target": np.zeros((n, 4))}
+
+
+def test_boltzmann_exploration_draws_actions_from_softmax_of_q_over_temperature():
+    actions = DQN_Agent.act(boltzmann_agent(0.1), observations(100000), epsilon=0.0)
+    counts = np.bincount(actions, minlength=225) / len(actions)
+    assert counts[1] == pytest.approx(3 / 227, abs=0.002)
+    assert counts[[0, 2, 100, 224]] == pytest.approx([1 / 227] * 4, abs=0.001)
+
+
+def test_without_temperature_the_non_random_action_is_the_greedy_one():
+    actions = DQN_Agent.act(boltzmann_agent(0.0), observations(1000), epsilon=0.0)
+    assert set(actions.tolist()) == {1}
+
+
+@pytest.mark.parametrize("circular", [True, False])
+@pytest.mark.parametrize("positive", [True, False])
+@pytest.mark.parametrize("cumulative", [True, False])
+def test_known_reward_network_computes_the_reward_the_environment_gives_for_every_action(circular, positive,
+                                                                                          cumulative):
+    import copy
+
+    from agents.networks import KnownRewardQNetwork
+    from environment import ToyCorewarEnv
+
+    settings = {"circular": circular, "positive": positive, "cumulative": cumulative}
+    machine = MachineConfig()
+    network = KnownRewardQNetwork(machine, 8, 16, 1, settings, reward_scale=0.5)
+    rng = np.random.default_rng(0)
+    for prefix_length in range(machine.max_length):
+        env = ToyCorewarEnv(**settings)
+        target = rng.integers(0, 256, size=4).tolist()
+        obs, _ = env.reset(options={"target": target, "reg_init": rng.integers(0, 256, size=4).tolist()})
+        for action in rng.integers(0, machine.num_actions - 1, size=prefix_length):
+            obs, *_ = env.step(int(action))
+        expected = []
+        for action in range(machine.num_actions):
+            _, reward, *_ = copy.deepcopy(env).step(action)
+            expected.append(reward * 0.5)
+        tensors = [torch.as_tensor(np.asarray(obs[key])[None]) for key in ("program", "registers", "target")]
+        computed = network.rewards(tensors[0].long(), tensors[1].float(), tensors[2].float())[0]
+        assert computed.tolist() == pytest.approx(expected), prefix_length
+        q = network(tensors[0].long(), tensors[1].float(), tensors[2].float())[0]
+        residual = network.residual(tensors[0].long(), tensors[1].float(), tensors[2].float())[0]
+        assert torch.allclose(q, computed + residual)

@@ -108,3 +108,28 @@ def test_sample_shapes(fraction):
     batch = buffer.sample(5, np.random.default_rng(0), relabel_fraction=fraction,
                           step_reward=lambda *args: np.zeros(5, dtype=np.float32))
     assert batch["program"].shape == (5, 3) and batch["target"].shape == (5, 2)
+
+
+def test_uniform_sampling_weighs_every_row_one():
+    buffer = ReplayBuffer(8, MACHINE)
+    fill_one_episode(buffer, [1.0, 2.0, 3.0], [(1, 0), (1, 1), (2, 1)])
+    batch = buffer.sample(16, np.random.default_rng(0))
+    assert batch["weight"].tolist() == [1.0] * 16
+
+
+def test_prioritized_sampling_follows_the_priorities_and_corrects_with_weights():
+    buffer = ReplayBuffer(8, MACHINE)
+    fill_one_episode(buffer, [1.0, 2.0, 3.0], [(1, 0), (1, 1), (2, 1)])
+    assert buffer.arrays["priority"][:3].tolist() == [1.0, 1.0, 1.0]  # new rows: the largest priority so far
+    buffer.update_priorities(np.array([0, 1, 2]), np.array([0.99, -0.09, 0.0]))  # priority = |δ| + 0.01
+    assert buffer.arrays["priority"][:3] == pytest.approx([1.0, 0.1, 0.01])
+    batch = buffer.sample(20000, np.random.default_rng(0), priority_alpha=1.0, priority_beta=1.0)
+    counts = np.bincount(batch["rows"], minlength=3) / 20000
+    assert counts == pytest.approx([1.0 / 1.11, 0.1 / 1.11, 0.01 / 1.11], abs=0.01)
+    # Importance weights (N·P)^−β, normalised by the largest: the rarest row weighs 1.
+    by_row = {int(r): float(w) for r, w in zip(batch["rows"], batch["weight"], strict=True)}
+    assert by_row[2] == pytest.approx(1.0) and by_row[0] == pytest.approx(0.01, rel=1e-5)
+    assert batch["reward"][batch["rows"] == 2].tolist() == [3.0] * int((batch["rows"] == 2).sum())
+    # A newly added row gets the largest priority, so it is drawn soon.
+    buffer.add(obs([(0, 0)]), np.array([0]), np.array([0.0], dtype=np.float32), obs([(0, 0)]), np.array([True]))
+    assert buffer.arrays["priority"][3] == pytest.approx(1.0)

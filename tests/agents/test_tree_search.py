@@ -7,7 +7,7 @@ import torch
 
 from agents.evaluation import evaluate
 from agents.networks import DuelingQNetwork, PolicyValueNetwork, greedy_policy
-from agents.tree_search import beam_search, guided_search, random_search
+from agents.tree_search import beam_search, guided_search, random_search, reward_first_search
 from environment import make_reward
 from toycorewar import MachineConfig, final_registers
 
@@ -72,3 +72,51 @@ def test_beam_search_on_reward_finds_programs_that_reach_the_target():
 def test_searches_with_initial_registers():
     found = beam_search(MACHINE, REWARD, [9, 9, 9, 9], reg_init=[9, 9, 9, 0], budget=5)
     assert final_registers(found.program, [9, 9, 9, 0]) == [9, 9, 9, 9]
+
+
+@pytest.mark.parametrize("kind", ["q", "policy", "reward"])
+def test_pruned_best_first_search_is_complete_on_a_small_machine(kind):
+    # The prunings (wrong registers ≤ slots left; each register state searched once, from its shortest
+    # prefix) must never cut the only way to a target: with an unlimited budget, every target the exact
+    # synthesizer reaches within MAX_LENGTH is found, whatever the network, and no other is.
+    from toycorewar.synthesizer import Synthesizer
+
+    small = MachineConfig(num_registers=2, n_vals=3, max_length=3)
+    torch.manual_seed(1)
+    network = (DuelingQNetwork if kind == "q" else PolicyValueNetwork)(small, 8, 16, 1)
+
+    def search(target):
+        if kind == "reward":
+            return reward_first_search(small, REWARD, target, budget=10**6)
+        return guided_search(network, small, REWARD, target, budget=10**6)
+    synthesizer = Synthesizer(small)
+    reached = 0
+    values = [*range(12), *range(248, 256)]
+    for target in ([a, b] for a in values for b in values):
+        exists = synthesizer.shortest_program(target, max_length=3).program is not None
+        found = search(target)
+        assert (found.program is not None) == exists, target
+        if exists:
+            reached += 1
+            assert final_registers(found.program, num_registers=2) == target
+            assert len(found.program) <= small.max_length
+    assert reached > 20  # the check covered reachable targets, not only unreachable ones
+
+
+def test_pruning_spends_fewer_expansions_than_the_plain_search():
+    torch.manual_seed(2)
+    network = DuelingQNetwork(MACHINE, 8, 16, 1)
+    target = [0, 5, 10, 25]
+    pruned = guided_search(network, MACHINE, REWARD, target, budget=3000)
+    plain = guided_search(network, MACHINE, REWARD, target, budget=3000, prune=False)
+    assert pruned.solved and final_registers(pruned.program) == target
+    assert not plain.solved or pruned.expansions < plain.expansions
+
+
+def test_reward_first_search_programs_reach_the_target():
+    for target in TARGETS:
+        found = reward_first_search(MACHINE, REWARD, target, budget=300)
+        assert found.expansions <= 300
+        if found.program is not None:
+            assert final_registers(found.program) == target
+    assert reward_first_search(MACHINE, REWARD, [0, 0, 0, 7], budget=0).program is not None  # greedy: ld %7, r4

@@ -93,7 +93,8 @@ def test_native_vector_env_is_the_default_vectorization():
     assert env.num_envs == 3
 
 
-def test_stable_baselines3_ppo_trains_with_multi_input_policy():
+def test_stable_baselines3_ppo_trains_with_multi_input_policy(tmp_path, monkeypatch):
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path))  # SB3's logger makes a folder, by default in /tmp
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
