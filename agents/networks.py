@@ -87,7 +87,7 @@ class KnownRewardQNetwork(nn.Module):
         self.residual = DuelingQNetwork(machine, h_size, middle_size, lstm_layers)
         table = ActionTable(machine)
         for name in ("dest", "src_a", "src_b", "coef_a", "coef_b", "const"):
-            self.register_buffer(name, torch.as_tensor(getattr(table, name), dtype=torch.long), persistent=False)
+            self.register_buffer(name, torch.tensor(np.array(getattr(table, name)), dtype=torch.long), persistent=False)
         self.stop_action, self.empty_slot, self.max_length = table.stop_action, machine.num_actions, machine.max_length
         self.circular = bool(reward_settings.get("circular", True))
         self.positive = bool(reward_settings.get("positive", True))

@@ -1,6 +1,6 @@
 """Generalization to unseen targets: one network for every target, then search on held-out ones.
 
-    python benchmarks/generalization.py [--episodes 30000] [--targets 1000] [--length 5]
+    python benchmarks/generalization.py [--episodes 30000] [--ac-episodes N] [--targets 1000] [--length 5]
 
 Trains the DQN and AC presets of config.json on random solvable targets (registers after a random
 program of --length instructions, a fresh one every episode), never drawing one of the held-out
@@ -109,6 +109,9 @@ def baselines(machine, reward, targets: np.ndarray) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=30000, help="training episodes per agent (default 30000)")
+    parser.add_argument("--ac-episodes", type=int,
+                        help="training episodes of the on-policy agents (AC, PG) when they should differ from "
+                        "--episodes (an on-policy episode costs about a thirtieth of a DQN one)")
     parser.add_argument("--targets", type=int, default=1000, help="held-out targets (default 1000)")
     parser.add_argument("--length", type=int, default=5, help="length of the random programs (default 5)")
     parser.add_argument("--agents", nargs="+", default=["DQN", "AC"], help="presets of config.json to train")
@@ -127,7 +130,9 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as temporary:
         for preset in args.agents:
-            model = train(preset, args.episodes, len(targets), args.length, Path(temporary))
+            on_policy = config.presets[preset].agent != "DQN_Agent"
+            episodes = args.ac_episodes if on_policy and args.ac_episodes else args.episodes
+            model = train(preset, episodes, len(targets), args.length, Path(temporary))
             network, checkpoint = load_network(model)
             measured = measure(preset, network, machine, reward, checkpoint.get("reward_scale", 1.0), targets, optimal)
             rows += [measured["greedy"], measured["guided"]]

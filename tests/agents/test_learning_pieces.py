@@ -56,8 +56,10 @@ def test_reinforce_returns_learn_only_from_episodes_that_ended():
     assert mask.squeeze(1).tolist() == [True, True, False]
 
 
-def test_checkpoint_loads_with_weights_only_and_rebuilds_the_network(tmp_path):
-    spec = network_spec("dueling_q", MachineConfig(), 8, 16, 1)
+@pytest.mark.parametrize("kind", ["dueling_q", "known_reward_q"])
+def test_checkpoint_loads_with_weights_only_and_rebuilds_the_network(tmp_path, kind):
+    extra = {"reward_settings": {"circular": False, "positive": True, "cumulative": True}, "reward_scale": 0.1}
+    spec = network_spec(kind, MachineConfig(), 8, 16, 1, **(extra if kind == "known_reward_q" else {}))
     net = build_network(spec)
     save_checkpoint(tmp_path / "best", {"network_spec": spec, "network": net.state_dict(), "episode": 7,
                                         "rng": np.random.default_rng(0).bit_generator.state})
@@ -67,6 +69,8 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_network(tmp_path):
     for name, tensor in net.state_dict().items():
         assert torch.equal(rebuilt.state_dict()[name], tensor)
     assert not (tmp_path / ".best.tmp").exists()
+    program, registers, target = torch.full((2, 5), 225), torch.tensor([[0.0, 3, 250, 7]] * 2), torch.ones(2, 4) * 9
+    assert torch.equal(rebuilt(program, registers, target), net(program, registers, target))
 
 
 def test_pg_preset_accepts_the_dqn_keys_of_the_original_file_but_checks_their_types():
