@@ -26,8 +26,9 @@ class ReplayBuffer:
             "reward": np.zeros(capacity, dtype=np.float32),
             "terminated": np.zeros(capacity, dtype=bool),
         }
-        # Sampling priorities (prioritized replay); a new transition gets the largest so far.
+        # Sampling priorities (prioritized replay); a new transition gets the largest seen so far.
         self.arrays["priority"] = np.zeros(capacity, dtype=np.float64)
+        self.max_priority = 1.0
         self.index = 0
         self.size = 0
 
@@ -40,7 +41,7 @@ class ReplayBuffer:
         a["program"][slots], a["registers"][slots], a["target"][slots] = obs["program"], obs["registers"], obs["target"]
         a["next_program"][slots], a["next_registers"][slots] = next_obs["program"], next_obs["registers"]
         a["action"][slots], a["reward"][slots], a["terminated"][slots] = actions, rewards, terminated
-        a["priority"][slots] = a["priority"][:self.size].max() if self.size else 1.0
+        a["priority"][slots] = self.max_priority
         self.index = (self.index + n) % self.capacity
         self.size = min(self.size + n, self.capacity)
 
@@ -110,7 +111,9 @@ class ReplayBuffer:
     def update_priorities(self, rows: np.ndarray, td_errors: np.ndarray) -> None:
         """Prioritized replay: a sampled row's priority becomes its |TD error| (plus a floor, so that
         every transition can be drawn again)."""
-        self.arrays["priority"][rows] = np.abs(td_errors) + 0.01
+        priorities = np.abs(td_errors) + 0.01
+        self.arrays["priority"][rows] = priorities
+        self.max_priority = max(self.max_priority, float(priorities.max()))
 
     def state(self) -> dict:
         return {"index": self.index, "size": self.size,
@@ -120,3 +123,4 @@ class ReplayBuffer:
         self.index, self.size = int(state["index"]), int(state["size"])
         for name, array in state["arrays"].items():
             self.arrays[name][:len(array)] = array
+        self.max_priority = max(1.0, float(self.arrays["priority"][:self.size].max(initial=0.0)))

@@ -116,6 +116,10 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=5, help="length of the random programs (default 5)")
     parser.add_argument("--agents", nargs="+", default=["DQN", "AC"], help="presets of config.json to train")
     args = parser.parse_args()
+    for flag in ("episodes", "ac_episodes", "targets", "length"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     torch.set_num_threads(os.cpu_count() or 1)  # one thing at a time here: training, then searches
     print(f"machine: {describe_machine()}", flush=True)
     config = load_config(ROOT / "config.json")

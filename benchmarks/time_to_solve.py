@@ -103,6 +103,10 @@ def main() -> None:
     parser.add_argument("--skip-four-targets", action="store_true", help="only the single-target runs")
     parser.add_argument("--skip-single-targets", action="store_true", help="only the four-target run")
     args = parser.parse_args()
+    for flag in ("seeds", "jobs", "threads", "assess", "max_episodes"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     print(f"machine: {describe_machine()}; {args.jobs} run(s) at a time, {threads} torch thread(s) each")
     print(f"{'target':<22}{'seed':>5}{'episodes':>10}{'seconds':>9}  program found (first solve)")

@@ -130,6 +130,12 @@ def test_prioritized_sampling_follows_the_priorities_and_corrects_with_weights()
     by_row = {int(r): float(w) for r, w in zip(batch["rows"], batch["weight"], strict=True)}
     assert by_row[2] == pytest.approx(1.0) and by_row[0] == pytest.approx(0.01, rel=1e-5)
     assert batch["reward"][batch["rows"] == 2].tolist() == [3.0] * int((batch["rows"] == 2).sum())
-    # A newly added row gets the largest priority, so it is drawn soon.
+    # A newly added row gets the largest priority seen so far, so it is drawn soon.
+    buffer.update_priorities(np.array([1]), np.array([2.99]))
     buffer.add(obs([(0, 0)]), np.array([0]), np.array([0.0], dtype=np.float32), obs([(0, 0)]), np.array([True]))
-    assert buffer.arrays["priority"][3] == pytest.approx(1.0)
+    assert buffer.arrays["priority"][3] == pytest.approx(3.0)
+    # ... and a buffer restored from its state (--resume) goes on the same way.
+    restored = ReplayBuffer(8, MACHINE)
+    restored.load_state(buffer.state())
+    assert restored.max_priority == pytest.approx(3.0)
+    assert restored.arrays["priority"][:4] == pytest.approx(buffer.arrays["priority"][:4])
