@@ -178,4 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # A polite kill (SIGTERM: `kill`, a job scheduler's time limit) stops like Ctrl-C: every run,
+    # here or in a worker process, writes its checkpoint and logs, and the exit status is 130.
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     sys.exit(main())

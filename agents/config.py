@@ -75,6 +75,9 @@ class NetworkParameters(Model):
     h_size: PositiveInt = 64
     middle_size: PositiveInt = 128
     lstm_layers: PositiveInt = 1
+    # Width of the registers-and-target reader (its per-value vectors and MLP); null: h_size. The
+    # program's LSTM keeps h_size, so a small LSTM can sit beside a wide register reader.
+    register_size: PositiveInt | None = None
     lr: Annotated[float, Field(gt=0)] = 1e-3
     gamma: Annotated[float, Field(ge=0, le=1)] = 0.99
     num_envs: PositiveInt = 32  # episodes played side by side on the batched environment
@@ -94,6 +97,9 @@ class DQNParameters(NetworkParameters):
     # Q(s, a) = r(s, a) + learned residual, with r computed exactly from the machine and the reward
     # function (agents/networks.py KnownRewardQNetwork); false: the whole Q-value is learned.
     known_rewards: bool = False
+    # Width of the action-effect term of the advantage (agents/networks.py DuelingQNetwork): each
+    # action's advantage also reads the value it writes and that value's gap to the target; 0: off.
+    effect_size: NonNegativeInt = 0
     # Boltzmann exploration: when not exploring uniformly (probability ε), draw the action from
     # softmax(Q / temperature) instead of taking the argmax; 0 is plain ε-greedy.
     temperature: Annotated[float, Field(ge=0)] = 0.0

@@ -32,9 +32,11 @@ class DQN_Agent:
         self.env = ToyCorewarVectorEnv(p.num_envs, autoreset_mode="SameStep", tasks=ctx.tasks, **ctx.env_kwargs())
         if p.known_rewards:
             self.spec = network_spec("known_reward_q", ctx.machine, p.h_size, p.middle_size, p.lstm_layers,
+                                     p.register_size, effect_size=p.effect_size,
                                      reward_settings=self.env.reward.settings, reward_scale=p.reward_scale)
         else:
-            self.spec = network_spec("dueling_q", ctx.machine, p.h_size, p.middle_size, p.lstm_layers)
+            self.spec = network_spec("dueling_q", ctx.machine, p.h_size, p.middle_size, p.lstm_layers,
+                                     p.register_size, effect_size=p.effect_size)
         self.q = build_network(self.spec).to(self.device)
         self.target_q = copy.deepcopy(self.q)
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=p.lr, foreach=True)
@@ -109,14 +111,24 @@ class DQN_Agent:
                                    p.priority_alpha, p.priority_beta)
         rows = batch.pop("rows")
         t = {name: torch.as_tensor(array, device=self.device) for name, array in batch.items()}
-        program, registers, target = t["program"].long(), t["registers"].float(), t["target"].float()
-        q_taken = self.q(program, registers, target).gather(1, t["action"].unsqueeze(1)).squeeze(1)
+        inputs = (t["program"].long(), t["registers"].float(), t["target"].float())
+        action = t["action"].unsqueeze(1)
+        if p.known_rewards:  # Q = exact reward + learned residual; only the taken action's reward is needed
+            q_taken = self.q.rewards(*inputs, actions=action) + self.q.residual(*inputs).gather(1, action)
+        else:
+            q_taken = self.q(*inputs).gather(1, action)
+        q_taken = q_taken.squeeze(1)
         with torch.no_grad():
             # Double DQN: the online network picks the next action, the target network values it.
             # (A separate no-grad pass: backpropagating through the next states too costs more.)
-            next_inputs = (t["next_program"].long(), t["next_registers"].float(), target)
-            best_next = self.q(*next_inputs).argmax(dim=1, keepdim=True)
-            q_next = self.target_q(*next_inputs).gather(1, best_next).squeeze(1)
+            next_inputs = (t["next_program"].long(), t["next_registers"].float(), inputs[2])
+            if p.known_rewards:  # the exact rewards are the same for both networks: computed once
+                known = self.q.rewards(*next_inputs)
+                online, target_network = self.q.residual, self.target_q.residual
+            else:
+                known, online, target_network = 0.0, self.q, self.target_q
+            best_next = (known + online(*next_inputs)).argmax(dim=1, keepdim=True)
+            q_next = (known + target_network(*next_inputs)).gather(1, best_next).squeeze(1)
             y = t["reward"] + t["discount"] * (~t["terminated"]).float() * q_next
         loss = (F.smooth_l1_loss(q_taken, y, reduction="none") * t["weight"]).mean()
         if p.priority_alpha > 0:

@@ -146,6 +146,7 @@ class Monitor:
         self.first_solve: int | None = None
         self.first_solve_seconds: float | None = None
         self.first_solve_program: list[str] = []
+        self.first_solve_programs: list[dict[str, Any]] = []  # every task's, for runs of several targets
         self.recent = deque(maxlen=settings.PERF_MRY)
         self.curve: list[tuple[int, float]] = []
         self.elapsed_before = 0.0
@@ -222,6 +223,8 @@ class Monitor:
         if self.first_solve is None and evaluation.solved_fraction == 1.0:
             self.first_solve, self.first_solve_seconds = episode, self.elapsed()
             self.first_solve_program = evaluation.tasks[0].instructions
+            self.first_solve_programs = [{"target": task.target, "reg_init": task.reg_init,
+                                          "program": task.instructions} for task in evaluation.tasks]
         self.progress.set_postfix(perf=f"{performance:.1f}", best=f"{self.best_performance:.1f}", refresh=False)
         if log:
             write_evaluation_log(ctx.run_dir, evaluation, self.elapsed())
@@ -285,4 +288,4 @@ class Monitor:
         return {"best_performance": self.best_performance, "best_episode": self.best_episode,
                 "first_solve": self.first_solve, "first_solve_seconds": self.first_solve_seconds,
                 "episodes": self.episode, "seconds": self.elapsed(), "program": self.first_solve_program,
-                "curve": self.curve}
+                "programs": self.first_solve_programs, "curve": self.curve}

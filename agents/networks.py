@@ -19,8 +19,10 @@ def observation_tensors(obs: dict[str, np.ndarray], device: torch.device) -> tup
 class ObservationEncoder(nn.Module):
     """(program [B, L], registers [B, R], target [B, R]) -> features [B, middle_size]."""
 
-    def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int) -> None:
+    def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
+                 register_size: int | None = None) -> None:
         super().__init__()
+        register_size = register_size or h_size
         # One token per action, plus one for an empty slot.
         self.embedding = nn.Embedding(machine.num_actions + 1, h_size)
         self.lstm = nn.LSTM(h_size, h_size, num_layers=lstm_layers, batch_first=True)
@@ -28,10 +30,10 @@ class ObservationEncoder(nn.Module):
         self.register_offsets = nn.Parameter(torch.arange(r) * 256, requires_grad=False)
         # Exact values matter (a register is right or it is not): each register's value, target and
         # gap get a learned vector per value, as a one-hot input would, besides the scaled numbers.
-        self.value_embedding = nn.Embedding(3 * r * 256, h_size)
-        self.registers_mlp = nn.Sequential(nn.Linear(5 * r + 3 * r * h_size, h_size), nn.ReLU(),
-                                           nn.Linear(h_size, h_size), nn.ReLU())
-        self.middle = nn.Sequential(nn.Linear(2 * h_size, middle_size), nn.ReLU())
+        self.value_embedding = nn.Embedding(3 * r * 256, register_size)
+        self.registers_mlp = nn.Sequential(nn.Linear(5 * r + 3 * r * register_size, register_size), nn.ReLU(),
+                                           nn.Linear(register_size, register_size), nn.ReLU())
+        self.middle = nn.Sequential(nn.Linear(h_size + register_size, middle_size), nn.ReLU())
 
     @staticmethod
     def register_features(registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -54,18 +56,76 @@ class ObservationEncoder(nn.Module):
         return self.middle(torch.cat([program_features, self.registers_mlp(inputs)], dim=1))
 
 
-class DuelingQNetwork(nn.Module):
-    """Q(s, a) = V(s) + A(s, a) − mean_a A(s, a)."""
+def register_action_table(module: nn.Module, machine: MachineConfig) -> ActionTable:
+    """Give `module` the action table's columns as (non-saved) tensors: action a writes
+    dest[a] ← (coef_a[a]·r[src_a[a]] + coef_b[a]·r[src_b[a]] + const[a]) mod 256."""
+    table = ActionTable(machine)
+    for name in ("dest", "src_a", "src_b", "coef_a", "coef_b", "const"):
+        module.register_buffer(name, torch.tensor(np.array(getattr(table, name)), dtype=torch.long), persistent=False)
+    # The same as one product: written = registers @ mixing + const (mod 256), exact in float32.
+    mixing = np.zeros((machine.num_registers, machine.num_actions), dtype=np.float32)
+    np.add.at(mixing, (table.src_a, np.arange(machine.num_actions)), table.coef_a)
+    np.add.at(mixing, (table.src_b, np.arange(machine.num_actions)), table.coef_b)
+    module.register_buffer("mixing", torch.from_numpy(mixing), persistent=False)
+    module.register_buffer("const_float", torch.tensor(np.array(table.const), dtype=torch.float32), persistent=False)
+    return table
 
-    def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int) -> None:
+
+def written_values(module: nn.Module, registers: torch.Tensor) -> torch.Tensor:
+    """[B, NUM_ACTIONS] (long): the value each action writes into its register `dest[a]`, for a
+    module given the action table by `register_action_table`."""
+    return torch.remainder(registers.float() @ module.mixing + module.const_float, 256.0).long()
+
+
+class DuelingQNetwork(nn.Module):
+    """Q(s, a) = V(s) + A(s, a) − mean_a A(s, a).
+
+    With `effect_size` > 0 the advantage also reads what each action does: action a writes the
+    value v' into register d (computed exactly from the machine), and A(s, a) gains
+    ⟨query_d(s), E_d[v'] + E_d[gap of v' to d's target]⟩ with learned vectors E of that size. A plain
+    linear head has to learn, action by action, which instruction brings which register where; this
+    term reads it, and learns only what the value written is worth in this state.
+    """
+
+    def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
+                 register_size: int | None = None, effect_size: int = 0) -> None:
         super().__init__()
-        self.encoder = ObservationEncoder(machine, h_size, middle_size, lstm_layers)
+        self.encoder = ObservationEncoder(machine, h_size, middle_size, lstm_layers, register_size)
         self.value = nn.Linear(middle_size, 1)
         self.advantage = nn.Linear(middle_size, machine.num_actions)
+        self.effect_size = effect_size
+        if effect_size:
+            register_action_table(self, machine)
+            r = machine.num_registers
+            self.effect_query = nn.Linear(middle_size, r * effect_size)
+            # Per register: a vector per value written (rows 0-255) and per gap left (rows 256-511).
+            self.effect_vectors = nn.Parameter(0.1 * torch.randn(r, 512, effect_size))
+
+    def written_values(self, registers: torch.Tensor) -> torch.Tensor:
+        """[B, NUM_ACTIONS]: the value each action writes into its register `dest[a]`."""
+        return written_values(self, registers)
+
+    def effect_advantage(self, features: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """[B, NUM_ACTIONS]: the bilinear term of the written value and its gap to the target.
+
+        Scored for every (register, value written or gap left) at once, one batched product per
+        register ([R, B, k] @ [R, k, 512]), then read at each action's (dest, value) and (dest, gap):
+        far cheaper than a vector per action.
+        """
+        written = self.written_values(registers)
+        gap = torch.remainder(target.long()[:, self.dest] - written, 256)
+        batch, n = registers.shape
+        query = self.effect_query(features).view(batch, n, self.effect_size).transpose(0, 1)
+        scores = torch.bmm(query, self.effect_vectors.transpose(1, 2))  # [R, B, 512], contiguous
+        # Flat index of (dest[a], row b, column): value columns 0-255, gap columns 256-511.
+        base = self.dest * (batch * 512) + torch.arange(batch, device=written.device).unsqueeze(1) * 512
+        return scores.take(base + written) + scores.take(base + 256 + gap)
 
     def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         features = self.encoder(program, registers, target)
         advantage = self.advantage(features)
+        if self.effect_size:
+            advantage = advantage + self.effect_advantage(features, registers, target)
         # Centring the advantages per state makes V and A identifiable (the dueling architecture).
         return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
 
@@ -82,33 +142,45 @@ class KnownRewardQNetwork(nn.Module):
     """
 
     def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
-                 reward_settings: dict, reward_scale: float) -> None:
+                 reward_settings: dict, reward_scale: float, register_size: int | None = None,
+                 effect_size: int = 0) -> None:
         super().__init__()
-        self.residual = DuelingQNetwork(machine, h_size, middle_size, lstm_layers)
-        table = ActionTable(machine)
-        for name in ("dest", "src_a", "src_b", "coef_a", "coef_b", "const"):
-            self.register_buffer(name, torch.tensor(np.array(getattr(table, name)), dtype=torch.long), persistent=False)
+        self.residual = DuelingQNetwork(machine, h_size, middle_size, lstm_layers, register_size, effect_size)
+        table = register_action_table(self, machine)
+        self.register_buffer("all_actions", torch.arange(machine.num_actions), persistent=False)
         self.stop_action, self.empty_slot, self.max_length = table.stop_action, machine.num_actions, machine.max_length
         self.circular = bool(reward_settings.get("circular", True))
         self.positive = bool(reward_settings.get("positive", True))
         self.cumulative = bool(reward_settings.get("cumulative", True))
         self.reward_scale = float(reward_scale)
 
-    def distance(self, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        gap = (registers - target).abs()
-        if self.circular:
-            gap = torch.minimum(gap, 256 - gap)
-        return gap.sum(dim=-1)
+    def distance(self, values: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-register distance (SPEC §4), elementwise."""
+        gap = (values - target).abs()
+        return torch.minimum(gap, 256 - gap) if self.circular else gap
 
-    def rewards(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """[B, NUM_ACTIONS]: the scaled reward each action would earn (SPEC §4, as the environment's)."""
+    def rewards(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                actions: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, K]: the scaled reward each action would earn (SPEC §4, as the environment's), for every
+        action (K = NUM_ACTIONS) or for the given `actions` [B, K] only.
+
+        An action changes one register, its `dest`, so the distance after it is the distance before
+        it with that register's term replaced: [B, K] arithmetic, no copy of the registers per action.
+        """
         r, goal = registers.long(), target.long()
-        values = (self.coef_a * r[:, self.src_a] + self.coef_b * r[:, self.src_b] + self.const) & 255
-        after = r.unsqueeze(1).repeat(1, len(self.dest), 1)
-        after.scatter_(2, self.dest.view(1, -1, 1).expand(len(r), -1, 1), values.unsqueeze(2))
-        before, now = self.distance(r, goal).unsqueeze(1), self.distance(after, goal.unsqueeze(1))
+        if actions is None:  # every action: the table's columns broadcast over the batch
+            actions = self.all_actions
+            old, goal_dest = r[:, self.dest], goal[:, self.dest]
+            values = written_values(self, registers)
+        else:
+            dest = self.dest[actions]
+            old, goal_dest = r.gather(1, dest), goal.gather(1, dest)
+            values = (self.coef_a[actions] * r.gather(1, self.src_a[actions])
+                      + self.coef_b[actions] * r.gather(1, self.src_b[actions]) + self.const[actions]) & 255
+        before = self.distance(r, goal).sum(dim=1, keepdim=True)
+        now = before - self.distance(old, goal_dest) + self.distance(values, goal_dest)
         length = (program != self.empty_slot).sum(dim=1, keepdim=True) + 1  # the program after the action
-        done = (torch.arange(len(self.dest), device=r.device) == self.stop_action) | (length >= self.max_length)
+        done = (actions == self.stop_action) | (length >= self.max_length)
         if self.positive:
             reward = before - now
         elif self.cumulative:
@@ -124,9 +196,10 @@ class KnownRewardQNetwork(nn.Module):
 class PolicyValueNetwork(nn.Module):
     """Action logits and a state value from one shared encoder (the critic head is unused by PG's policy)."""
 
-    def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int) -> None:
+    def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
+                 register_size: int | None = None) -> None:
         super().__init__()
-        self.encoder = ObservationEncoder(machine, h_size, middle_size, lstm_layers)
+        self.encoder = ObservationEncoder(machine, h_size, middle_size, lstm_layers, register_size)
         self.policy = nn.Linear(middle_size, machine.num_actions)
         self.value = nn.Linear(middle_size, 1)
 
@@ -143,16 +216,20 @@ def build_network(spec: dict) -> nn.Module:
     """Rebuild a network from the spec saved beside its weights."""
     machine = MachineConfig(spec["num_registers"], spec["n_vals"], spec["max_length"])
     extra = {key: spec[key] for key in ("reward_settings", "reward_scale")} if spec["kind"] == "known_reward_q" else {}
-    return NETWORKS[spec["kind"]](machine, spec["h_size"], spec["middle_size"], spec["lstm_layers"], **extra)
+    # Models saved before register_size and effect_size existed: registers read at h_size, no effect term.
+    if spec["kind"] != "policy_value":
+        extra["effect_size"] = spec.get("effect_size", 0)
+    return NETWORKS[spec["kind"]](machine, spec["h_size"], spec["middle_size"], spec["lstm_layers"],
+                                  register_size=spec.get("register_size"), **extra)
 
 
 def network_spec(kind: str, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
-                 **extra: object) -> dict:
-    """What build_network needs (saved with the weights); `extra`: reward_settings and reward_scale
-    of a known_reward_q network."""
+                 register_size: int | None = None, **extra: object) -> dict:
+    """What build_network needs (saved with the weights); `extra`: effect_size of a Q-network,
+    reward_settings and reward_scale of a known_reward_q network."""
     return {"kind": kind, "num_registers": machine.num_registers, "n_vals": machine.n_vals,
             "max_length": machine.max_length, "h_size": h_size, "middle_size": middle_size,
-            "lstm_layers": lstm_layers, **extra}
+            "lstm_layers": lstm_layers, "register_size": register_size or h_size, **extra}
 
 
 def greedy_policy(network: nn.Module, device: torch.device | str = "cpu"):

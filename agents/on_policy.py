@@ -27,7 +27,8 @@ class OnPolicyAgent:
         self.ctx, self.device = ctx, ctx.device
         torch.manual_seed(ctx.seed)
         self.rng = np.random.default_rng(ctx.seed)
-        self.spec = network_spec("policy_value", ctx.machine, p.h_size, p.middle_size, p.lstm_layers)
+        self.spec = network_spec("policy_value", ctx.machine, p.h_size, p.middle_size, p.lstm_layers,
+                                 p.register_size)
         self.network = build_network(self.spec).to(self.device)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr, foreach=True)
         self.env = ToyCorewarVectorEnv(p.num_envs, autoreset_mode="SameStep", tasks=ctx.tasks, **ctx.env_kwargs())

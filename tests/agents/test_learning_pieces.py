@@ -73,6 +73,55 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_network(tmp_path, k
     assert torch.equal(rebuilt(program, registers, target), net(program, registers, target))
 
 
+def test_register_size_widens_the_register_reader_only_and_is_saved_in_the_spec(tmp_path):
+    spec = network_spec("dueling_q", MachineConfig(), 8, 16, 1, register_size=24)
+    net = build_network(spec)
+    assert spec["register_size"] == 24
+    assert net.encoder.lstm.hidden_size == 8 and net.encoder.value_embedding.embedding_dim == 24
+    assert net.encoder.registers_mlp[-2].out_features == 24 and net.encoder.middle[0].in_features == 8 + 24
+    save_checkpoint(tmp_path / "best", {"network_spec": spec, "network": net.state_dict()})
+    rebuilt, _ = load_network(tmp_path / "best")
+    assert rebuilt.encoder.value_embedding.embedding_dim == 24
+    # A spec saved before register_size existed reads the registers at h_size.
+    old = {key: value for key, value in spec.items() if key != "register_size"}
+    assert build_network(old).encoder.value_embedding.embedding_dim == 8
+    assert network_spec("dueling_q", MachineConfig(), 8, 16, 1)["register_size"] == 8
+
+
+def test_the_action_effect_term_reads_what_each_action_writes_on_the_machine():
+    from toycorewar import ActionTable, execute
+
+    machine = MachineConfig()
+    net = DuelingQNetwork(machine, 8, 16, 1, effect_size=4)
+    table = ActionTable(machine)
+    rng = np.random.default_rng(3)
+    registers = rng.integers(0, 256, size=(6, 4))
+    written = net.written_values(torch.as_tensor(registers, dtype=torch.float32))
+    for row, values in enumerate(registers.tolist()):
+        for action in range(machine.num_actions - 1):  # stop writes nothing
+            after = execute(table.instructions[action], values)
+            assert after[int(net.dest[action])] == int(written[row, action]), (values, table.instructions[action])
+            assert [v for i, v in enumerate(after) if i != int(net.dest[action])] == \
+                   [v for i, v in enumerate(values) if i != int(net.dest[action])]
+    # The term changes the Q-values, and only through the advantage (centred per state).
+    program, target = torch.full((6, 5), 225), torch.as_tensor(rng.integers(0, 256, size=(6, 4)), dtype=torch.float32)
+    regs = torch.as_tensor(registers, dtype=torch.float32)
+    features = net.encoder(program, regs, target)
+    term = net.effect_advantage(features, regs, target)
+    assert term.shape == (6, machine.num_actions) and term.abs().sum() > 0
+    plain = net.value(features) + net.advantage(features) - net.advantage(features).mean(dim=1, keepdim=True)
+    assert torch.allclose(net(program, regs, target), plain + term - term.mean(dim=1, keepdim=True), atol=1e-6)
+
+
+def test_register_size_is_checked_like_every_size():
+    from agents.config import ConfigError, parse_config
+    dqn = {"agent": "DQN_Agent", "parameters": {"register_size": 32}}
+    assert parse_config({"presets": {"DQN": dqn}}).presets["DQN"].parameters.register_size == 32
+    for bad in (0, "64", 1.5):
+        with pytest.raises(ConfigError, match=r"presets\.DQN\.parameters\.register_size"):
+            parse_config({"presets": {"DQN": {"agent": "DQN_Agent", "parameters": {"register_size": bad}}}})
+
+
 def test_pg_preset_accepts_the_dqn_keys_of_the_original_file_but_checks_their_types():
     from agents.config import ConfigError, parse_config
     original = {"h_size": 32, "middle_size": 64, "lstm_layers": 1, "learning_starts": 0, "learning_freq": 1,
@@ -146,6 +195,9 @@ def test_known_reward_network_computes_the_reward_the_environment_gives_for_ever
         tensors = [torch.as_tensor(np.asarray(obs[key])[None]) for key in ("program", "registers", "target")]
         computed = network.rewards(tensors[0].long(), tensors[1].float(), tensors[2].float())[0]
         assert computed.tolist() == pytest.approx(expected), prefix_length
+        chosen = torch.as_tensor([[machine.num_actions - 1, 0, 17, 100]])  # stop, ld, st, add: some actions only
+        some = network.rewards(tensors[0].long(), tensors[1].float(), tensors[2].float(), actions=chosen)[0]
+        assert some.tolist() == pytest.approx([expected[a] for a in chosen[0].tolist()])
         q = network(tensors[0].long(), tensors[1].float(), tensors[2].float())[0]
         residual = network.residual(tensors[0].long(), tensors[1].float(), tensors[2].float())[0]
         assert torch.allclose(q, computed + residual)

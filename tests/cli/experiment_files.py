@@ -111,13 +111,14 @@ def wait_for_files(process: subprocess.Popen, paths: list[Path], timeout: float 
         time.sleep(0.02)
 
 
-def interrupt(process: subprocess.Popen, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Send SIGINT (Ctrl-C) to main.py only, and wait for it to save and exit."""
-    process.send_signal(signal.SIGINT)
+def interrupt(process: subprocess.Popen, timeout: float = 120,
+              which: signal.Signals = signal.SIGINT) -> subprocess.CompletedProcess:
+    """Send SIGINT (Ctrl-C), or `which`, to main.py only, and wait for it to save and exit."""
+    process.send_signal(which)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        stop(process, f"main.py did not stop within {timeout} s of SIGINT")
+        stop(process, f"main.py did not stop within {timeout} s of {which.name}")
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 

@@ -1,10 +1,12 @@
-"""Ctrl-C (SIGINT) saves and exits 130; `--resume` continues an interrupted experiment from models/last."""
+"""Ctrl-C (SIGINT), or SIGTERM, saves and exits 130; `--resume` continues an interrupted experiment from models/last."""
 
 from __future__ import annotations
 
 import json
+import signal
 import time
 
+import pytest
 import torch
 from experiment_files import (
     assert_evaluation_logs,
@@ -26,7 +28,8 @@ from agents.checkpoints import load_network
 TARGETS = [[0, 10, 30, 250]]
 
 
-def test_sigint_during_the_first_evaluation_exits_130_and_leaves_loadable_best_and_last_models(tmp_path):
+@pytest.mark.parametrize("which", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_sigint_during_the_first_evaluation_exits_130_and_leaves_loadable_best_and_last_models(tmp_path, which):
     config = tiny_config()
     config["settings"]["EVAL_TARGETS"] = 10_000  # random targets: a first evaluation of a second or more
     write_inputs(tmp_path, [tiny_run("long", "DQN", episodes=200_000)], config)
@@ -34,7 +37,7 @@ def test_sigint_during_the_first_evaluation_exits_130_and_leaves_loadable_best_a
     process = start_main(tmp_path, "stopped", "-j", "1")
     wait_for_files(process, [run_dir / "models"])  # made just before the first evaluation starts
     time.sleep(0.4)
-    result = interrupt(process)
+    result = interrupt(process, which=which)
 
     assert result.returncode == 130, result.stderr
     assert "Traceback" not in result.stderr
@@ -93,7 +96,8 @@ def test_resume_of_a_missing_experiment_is_refused(tmp_path):
     assert not (tmp_path / "experiments" / "never").exists() and not (tmp_path / "runs").exists()
 
 
-def test_sigint_to_main_reaches_every_parallel_run_and_each_logs_its_due_evaluations_and_saves(tmp_path):
+@pytest.mark.parametrize("which", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_sigint_to_main_reaches_every_parallel_run_and_each_logs_its_due_evaluations_and_saves(tmp_path, which):
     config = tiny_config()
     # Random targets, evaluated on 2000 held-out ones: evaluating takes most of the time, so the interrupt
     # most likely arrives during one, which must still be logged since the checkpoint is past it.
@@ -104,7 +108,7 @@ def test_sigint_to_main_reaches_every_parallel_run_and_each_logs_its_due_evaluat
     process = start_main(tmp_path, "both", "-j", "2")
     wait_for_files(process, [experiment / run["id"] / "0000040_Evaluation" for run in runs])
     time.sleep(0.3)
-    result = interrupt(process)  # to main.py only: it forwards the interrupt to its workers
+    result = interrupt(process, which=which)  # to main.py only: it forwards the interrupt to its workers
 
     assert result.returncode == 130, result.stderr
     entries = json.loads((experiment / "summary.json").read_text(encoding="utf-8"))

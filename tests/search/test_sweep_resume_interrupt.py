@@ -1,5 +1,5 @@
 """`--resume` replays the trials of trials.csv into a new SigOpt experiment and trains only new ones;
-Ctrl-C (SIGINT) stops a sweep cleanly with exit status 130 and trials.csv kept."""
+Ctrl-C (SIGINT), or SIGTERM, stops a sweep cleanly with exit status 130 and trials.csv kept."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 
+import pytest
 from experiment_files import assert_one_line_error, file_states
 from sweep_files import TIMEOUT, read_table, run_search, start_search, tiny_sweep_args, write_sweep_inputs
 
@@ -49,7 +50,8 @@ def test_resume_refuses_a_missing_sweep_and_flags_that_would_change_it(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "space.json", "training.json"]
 
 
-def test_sigint_stops_the_sweep_with_status_130_and_keeps_trials_csv(tmp_path):
+@pytest.mark.parametrize("which", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_sigint_stops_the_sweep_with_status_130_and_keeps_trials_csv(tmp_path, which):
     write_sweep_inputs(tmp_path)
     args = tiny_sweep_args("--budget", "3")
     args[args.index("--episodes") + 1] = "1000000"  # a first trial that runs until it is interrupted
@@ -59,7 +61,7 @@ def test_sigint_stops_the_sweep_with_status_130_and_keeps_trials_csv(tmp_path):
     while not first_log.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert first_log.exists(), process.communicate()
-    process.send_signal(signal.SIGINT)
+    process.send_signal(which)
     try:
         stdout, stderr = process.communicate(timeout=120)
     except subprocess.TimeoutExpired:
