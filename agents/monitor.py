@@ -265,6 +265,7 @@ class Monitor:
                            "best_episode": self.best_episode, "first_solve": -1 if self.first_solve is None
                            else self.first_solve, "recent": list(self.recent),
                            "curve": [list(point) for point in self.curve], "elapsed": self.elapsed(),
+                           "first_solve_programs": self.first_solve_programs,
                            "best_payload": self.best_payload, "torch_rng": torch.get_rng_state(),
                            "schedule": [self.ctx.tasks.targets.episode, self.ctx.tasks.reg_inits.episode]}
         save_checkpoint(self.models_dir / "last", last)
@@ -275,6 +276,8 @@ class Monitor:
         self.episode = state["episode"]
         self.best_performance, self.best_episode = state["best_performance"], state["best_episode"]
         self.first_solve = None if state["first_solve"] < 0 else state["first_solve"]
+        self.first_solve_programs = state.get("first_solve_programs", [])  # absent in older checkpoints
+        self.first_solve_program = self.first_solve_programs[0]["program"] if self.first_solve_programs else []
         self.recent.extend(state["recent"])
         self.curve = [(int(e), float(p)) for e, p in state["curve"]]
         self.elapsed_before = state["elapsed"]

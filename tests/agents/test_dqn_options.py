@@ -59,3 +59,9 @@ def test_a_run_stopping_at_its_first_solve_reports_every_target_s_program(tmp_pa
     for entry in result["programs"]:
         assert run_program(parse_program("\n".join(entry["program"])), entry["reg_init"])[-1] == entry["target"]
     assert result["program"] == result["programs"][0]["program"]
+    # Resumed from models/last, the run still reports what it found at its first solve.
+    run["episodes"] = result["episodes"] + 40
+    resumed = train_run(run, config, str(tmp_path / "run"), str(tmp_path / "tb"), seed=0, resume=True)
+    assert resumed["status"] == "finished", resumed.get("traceback")
+    assert resumed["episodes"] >= run["episodes"] > result["episodes"]
+    assert (resumed["first_solve"], resumed["programs"]) == (0, result["programs"])
