@@ -83,7 +83,7 @@ def run_jobs(runs: list[Run], config: Config, args: Any, experiment: Path, tenso
     if args.jobs == 1 or len(tasks) == 1:
         return run_here(tasks)
     from agents.parallel import run_in_processes
-    return run_in_processes(tasks, min(args.jobs, len(tasks)), threads=args.threads)
+    return run_in_processes(tasks, min(args.jobs, len(tasks)))  # each task carries its threads
 
 
 def run_here(tasks: list[dict]) -> list[dict]:

@@ -104,6 +104,29 @@ class DQN_Agent:
         before, after = reward.distance(registers, target), reward.distance(next_registers, target)
         return reward.step_reward(before, after, terminated, unused) * self.params.reward_scale
 
+    def taken_values(self, inputs: tuple[torch.Tensor, ...], actions: torch.Tensor) -> torch.Tensor:
+        """Q(s, a) of the sampled states and actions, differentiable. With known rewards only the
+        taken action's exact reward is computed, not all 225."""
+        action = actions.unsqueeze(1)
+        if self.params.known_rewards:
+            q_taken = self.q.rewards(*inputs, actions=action) + self.q.residual(*inputs).gather(1, action)
+        else:
+            q_taken = self.q(*inputs).gather(1, action)
+        return q_taken.squeeze(1)
+
+    @torch.no_grad()
+    def bootstrap_values(self, next_inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Double DQN: the online network picks the next action, the target network values it (a
+        no-grad pass: backpropagating through the next states too costs more). With known rewards,
+        the exact rewards, the same for both networks, are computed once."""
+        if self.params.known_rewards:
+            known = self.q.rewards(*next_inputs)
+            online, target_network = self.q.residual, self.target_q.residual
+        else:
+            known, online, target_network = 0.0, self.q, self.target_q
+        best_next = (known + online(*next_inputs)).argmax(dim=1, keepdim=True)
+        return (known + target_network(*next_inputs)).gather(1, best_next).squeeze(1)
+
     def learn(self) -> None:
         p = self.params
         batch = self.buffer.sample(p.batch_size, self.rng, p.n_step, p.gamma, self.env.num_envs,
@@ -112,24 +135,9 @@ class DQN_Agent:
         rows = batch.pop("rows")
         t = {name: torch.as_tensor(array, device=self.device) for name, array in batch.items()}
         inputs = (t["program"].long(), t["registers"].float(), t["target"].float())
-        action = t["action"].unsqueeze(1)
-        if p.known_rewards:  # Q = exact reward + learned residual; only the taken action's reward is needed
-            q_taken = self.q.rewards(*inputs, actions=action) + self.q.residual(*inputs).gather(1, action)
-        else:
-            q_taken = self.q(*inputs).gather(1, action)
-        q_taken = q_taken.squeeze(1)
-        with torch.no_grad():
-            # Double DQN: the online network picks the next action, the target network values it.
-            # (A separate no-grad pass: backpropagating through the next states too costs more.)
-            next_inputs = (t["next_program"].long(), t["next_registers"].float(), inputs[2])
-            if p.known_rewards:  # the exact rewards are the same for both networks: computed once
-                known = self.q.rewards(*next_inputs)
-                online, target_network = self.q.residual, self.target_q.residual
-            else:
-                known, online, target_network = 0.0, self.q, self.target_q
-            best_next = (known + online(*next_inputs)).argmax(dim=1, keepdim=True)
-            q_next = (known + target_network(*next_inputs)).gather(1, best_next).squeeze(1)
-            y = t["reward"] + t["discount"] * (~t["terminated"]).float() * q_next
+        q_taken = self.taken_values(inputs, t["action"])
+        next_inputs = (t["next_program"].long(), t["next_registers"].float(), inputs[2])
+        y = t["reward"] + t["discount"] * (~t["terminated"]).float() * self.bootstrap_values(next_inputs)
         loss = (F.smooth_l1_loss(q_taken, y, reduction="none") * t["weight"]).mean()
         if p.priority_alpha > 0:
             self.buffer.update_priorities(rows, (y - q_taken).detach().cpu().numpy())

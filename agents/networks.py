@@ -57,24 +57,23 @@ class ObservationEncoder(nn.Module):
 
 
 def register_action_table(module: nn.Module, machine: MachineConfig) -> ActionTable:
-    """Give `module` the action table's columns as (non-saved) tensors: action a writes
-    dest[a] ← (coef_a[a]·r[src_a[a]] + coef_b[a]·r[src_b[a]] + const[a]) mod 256."""
+    """Give `module` the action table as (non-saved) tensors: action a writes into register `dest[a]`
+    the value (registers @ mixing + const)[a] mod 256 (the table's coef_a·r[src_a] + coef_b·r[src_b]
+    + const as one product, exact in float32); see `written_values`."""
     table = ActionTable(machine)
-    for name in ("dest", "src_a", "src_b", "coef_a", "coef_b", "const"):
-        module.register_buffer(name, torch.tensor(np.array(getattr(table, name)), dtype=torch.long), persistent=False)
-    # The same as one product: written = registers @ mixing + const (mod 256), exact in float32.
     mixing = np.zeros((machine.num_registers, machine.num_actions), dtype=np.float32)
     np.add.at(mixing, (table.src_a, np.arange(machine.num_actions)), table.coef_a)
     np.add.at(mixing, (table.src_b, np.arange(machine.num_actions)), table.coef_b)
+    module.register_buffer("dest", torch.tensor(np.array(table.dest), dtype=torch.long), persistent=False)
     module.register_buffer("mixing", torch.from_numpy(mixing), persistent=False)
-    module.register_buffer("const_float", torch.tensor(np.array(table.const), dtype=torch.float32), persistent=False)
+    module.register_buffer("const", torch.tensor(np.array(table.const), dtype=torch.float32), persistent=False)
     return table
 
 
 def written_values(module: nn.Module, registers: torch.Tensor) -> torch.Tensor:
     """[B, NUM_ACTIONS] (long): the value each action writes into its register `dest[a]`, for a
     module given the action table by `register_action_table`."""
-    return torch.remainder(registers.float() @ module.mixing + module.const_float, 256.0).long()
+    return torch.remainder(registers.float() @ module.mixing + module.const, 256.0).long()
 
 
 class DuelingQNetwork(nn.Module):
@@ -101,10 +100,6 @@ class DuelingQNetwork(nn.Module):
             # Per register: a vector per value written (rows 0-255) and per gap left (rows 256-511).
             self.effect_vectors = nn.Parameter(0.1 * torch.randn(r, 512, effect_size))
 
-    def written_values(self, registers: torch.Tensor) -> torch.Tensor:
-        """[B, NUM_ACTIONS]: the value each action writes into its register `dest[a]`."""
-        return written_values(self, registers)
-
     def effect_advantage(self, features: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """[B, NUM_ACTIONS]: the bilinear term of the written value and its gap to the target.
 
@@ -112,7 +107,7 @@ class DuelingQNetwork(nn.Module):
         register ([R, B, k] @ [R, k, 512]), then read at each action's (dest, value) and (dest, gap):
         far cheaper than a vector per action.
         """
-        written = self.written_values(registers)
+        written = written_values(self, registers)
         gap = torch.remainder(target.long()[:, self.dest] - written, 256)
         batch, n = registers.shape
         query = self.effect_query(features).view(batch, n, self.effect_size).transpose(0, 1)
@@ -168,15 +163,13 @@ class KnownRewardQNetwork(nn.Module):
         it with that register's term replaced: [B, K] arithmetic, no copy of the registers per action.
         """
         r, goal = registers.long(), target.long()
-        if actions is None:  # every action: the table's columns broadcast over the batch
-            actions = self.all_actions
-            old, goal_dest = r[:, self.dest], goal[:, self.dest]
-            values = written_values(self, registers)
+        values = written_values(self, registers)  # every action's (one product), read where needed
+        if actions is None:
+            actions = self.all_actions.expand(len(r), -1)
         else:
-            dest = self.dest[actions]
-            old, goal_dest = r.gather(1, dest), goal.gather(1, dest)
-            values = (self.coef_a[actions] * r.gather(1, self.src_a[actions])
-                      + self.coef_b[actions] * r.gather(1, self.src_b[actions]) + self.const[actions]) & 255
+            values = values.gather(1, actions)
+        dest = self.dest[actions]
+        old, goal_dest = r.gather(1, dest), goal.gather(1, dest)
         before = self.distance(r, goal).sum(dim=1, keepdim=True)
         now = before - self.distance(old, goal_dest) + self.distance(values, goal_dest)
         length = (program != self.empty_slot).sum(dim=1, keepdim=True) + 1  # the program after the action

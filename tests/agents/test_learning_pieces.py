@@ -89,6 +89,7 @@ def test_register_size_widens_the_register_reader_only_and_is_saved_in_the_spec(
 
 
 def test_the_action_effect_term_reads_what_each_action_writes_on_the_machine():
+    from agents.networks import written_values
     from toycorewar import ActionTable, execute
 
     machine = MachineConfig()
@@ -96,7 +97,7 @@ def test_the_action_effect_term_reads_what_each_action_writes_on_the_machine():
     table = ActionTable(machine)
     rng = np.random.default_rng(3)
     registers = rng.integers(0, 256, size=(6, 4))
-    written = net.written_values(torch.as_tensor(registers, dtype=torch.float32))
+    written = written_values(net, torch.as_tensor(registers, dtype=torch.float32))
     for row, values in enumerate(registers.tolist()):
         for action in range(machine.num_actions - 1):  # stop writes nothing
             after = execute(table.instructions[action], values)
@@ -113,13 +114,16 @@ def test_the_action_effect_term_reads_what_each_action_writes_on_the_machine():
     assert torch.allclose(net(program, regs, target), plain + term - term.mean(dim=1, keepdim=True), atol=1e-6)
 
 
-def test_register_size_is_checked_like_every_size():
+def test_register_size_effect_size_and_known_rewards_are_checked():
     from agents.config import ConfigError, parse_config
     dqn = {"agent": "DQN_Agent", "parameters": {"register_size": 32}}
     assert parse_config({"presets": {"DQN": dqn}}).presets["DQN"].parameters.register_size == 32
-    for bad in (0, "64", 1.5):
-        with pytest.raises(ConfigError, match=r"presets\.DQN\.parameters\.register_size"):
-            parse_config({"presets": {"DQN": {"agent": "DQN_Agent", "parameters": {"register_size": bad}}}})
+    for field, bad in (("register_size", 0), ("register_size", "64"), ("register_size", 1.5),
+                       ("effect_size", -1), ("effect_size", "16"), ("known_rewards", 1)):
+        with pytest.raises(ConfigError, match=rf"presets\.DQN\.parameters\.{field}"):
+            parse_config({"presets": {"DQN": {"agent": "DQN_Agent", "parameters": {field: bad}}}})
+    with pytest.raises(ConfigError, match=r"presets\.AC\.parameters.*effect_size"):  # a DQN option only
+        parse_config({"presets": {"AC": {"agent": "AC_Agent", "parameters": {"effect_size": 4}}}})
 
 
 def test_pg_preset_accepts_the_dqn_keys_of_the_original_file_but_checks_their_types():
@@ -201,3 +205,28 @@ def test_known_reward_network_computes_the_reward_the_environment_gives_for_ever
         q = network(tensors[0].long(), tensors[1].float(), tensors[2].float())[0]
         residual = network.residual(tensors[0].long(), tensors[1].float(), tensors[2].float())[0]
         assert torch.allclose(q, computed + residual)
+
+
+@pytest.mark.parametrize("known_rewards", [False, True], ids=["learned_q", "known_rewards"])
+def test_learning_targets_equal_the_networks_q_values_and_double_dqn(known_rewards):
+    """The learning step's shortcuts (only the taken action's exact reward; the next states' rewards
+    computed once for both networks) give exactly what the full Q-values give."""
+    settings = {"circular": True, "positive": True, "cumulative": True}
+    machine = MachineConfig()
+    kind = "known_reward_q" if known_rewards else "dueling_q"
+    extra = {"reward_settings": settings, "reward_scale": 0.05} if known_rewards else {}
+    spec = network_spec(kind, machine, 8, 16, 1, register_size=12, effect_size=4, **extra)
+    torch.manual_seed(0)
+    online, target = build_network(spec), build_network(spec)  # different weights
+    agent = SimpleNamespace(params=DQNParameters(known_rewards=known_rewards), q=online, target_q=target)
+    rng = np.random.default_rng(1)
+    program = torch.as_tensor(rng.integers(0, 226, size=(64, 5)))
+    program[:, 3:] = 225  # programs of up to three instructions
+    inputs = (program, torch.as_tensor(rng.integers(0, 256, size=(64, 4)), dtype=torch.float32),
+              torch.as_tensor(rng.integers(0, 256, size=(64, 4)), dtype=torch.float32))
+    actions = torch.as_tensor(rng.integers(0, 225, size=64))
+    taken = DQN_Agent.taken_values(agent, inputs, actions)
+    assert taken.requires_grad
+    assert torch.allclose(taken, online(*inputs).gather(1, actions.unsqueeze(1)).squeeze(1), atol=1e-6)
+    expected = target(*inputs).gather(1, online(*inputs).argmax(dim=1, keepdim=True)).squeeze(1)
+    assert torch.allclose(DQN_Agent.bootstrap_values(agent, inputs), expected, atol=1e-6)
