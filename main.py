@@ -3,7 +3,7 @@
     python main.py NAME [-f] [-t training.json] [-c config.json] [-j N] [--seed S] [--resume] [--quiet]
                           [--ray ADDRESS]
 
-Outputs (SPEC §8): experiments/NAME/ (Training_descriptions.json, config.json, one folder per run with
+Outputs (README, "Outputs"): experiments/NAME/ (Training_descriptions.json, config.json, one folder per run with
 NNNNNNN_Evaluation logs and models/best, models/last; summary.json and curves.png at the end) and
 TensorBoard curves under runs/NAME/<id>/. Exit status: 0 all runs finished, 1 a run failed,
 2 bad input (nothing written), 130 interrupted (checkpoints and logs written).
@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from agents.config import Config, ConfigError, Run, load_config, load_training
-from agents.folders import claim_experiment_folders
-from agents.runner import train_run
-from toycorewar.cli import ArgumentParser, fail
+from training.cli import ArgumentParser, check_name, fail
+from training.config import Config, ConfigError, Run, load_config, load_training
+from training.files import claim_experiment_folders, write_json
+from training.result import RunResult
+from training.run import train_run
 
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 
@@ -45,8 +45,7 @@ def parse_arguments(argv: list[str] | None) -> Any:
     parser.add_argument("--ray", metavar="ADDRESS", help="train the runs as Ray tasks on the cluster at ADDRESS "
                         "(HOST:PORT, auto) or on a Ray instance started here (local); -j is then unused")
     args = parser.parse_args(argv)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
-        parser.error(f"NAME '{args.name}' must be letters, digits, '.', '_' or '-' (it names a folder)")
+    check_name(parser, args.name)
     if args.jobs < 1:
         parser.error(f"-j must be at least 1, got {args.jobs}")
     if args.threads < 1:
@@ -68,7 +67,7 @@ def prepare_folders(args: Any, experiment: Path, tensorboard: Path) -> None:
 
 
 def run_jobs(runs: list[Run], config: Config, args: Any, experiment: Path, tensorboard: Path,
-             raw_runs: dict[str, dict]) -> list[dict]:
+             raw_runs: dict[str, dict]) -> list[RunResult]:
     """Train every run, `args.jobs` at a time; a failing run does not stop the others."""
     tasks = []
     for index, run in enumerate(runs):
@@ -78,58 +77,52 @@ def run_jobs(runs: list[Run], config: Config, args: Any, experiment: Path, tenso
                       "seed": run.seed if run.seed is not None else args.seed, "quiet": args.quiet,
                       "position": index if args.jobs > 1 else 0, "resume": resume, "threads": args.threads})
     if args.ray:
-        from agents.distributed import run_on_ray
+        from training.ray_cluster import run_on_ray
         return run_on_ray(tasks, args.ray)
     if args.jobs == 1 or len(tasks) == 1:
         return run_here(tasks)
-    from agents.parallel import run_in_processes
+    from training.processes import run_in_processes
     return run_in_processes(tasks, min(args.jobs, len(tasks)))  # each task carries its threads
 
 
-def run_here(tasks: list[dict]) -> list[dict]:
+def run_here(tasks: list[dict]) -> list[RunResult]:
     results = []
     for task in tasks:
         result = train_run(**task)
         results.append(result)
-        if result["status"] == "interrupted":
-            results += [skipped(t) for t in tasks[len(results):]]
+        if result.status == "interrupted":
+            results += [RunResult.for_task(t, "not started") for t in tasks[len(results):]]
             break
     return results
 
 
-def skipped(task: dict) -> dict:
-    return {"id": task["run_data"]["id"], "algo": task["run_data"]["algo"], "status": "not started",
-            "best_performance": None, "first_solve": None, "episodes": 0, "seconds": 0.0, "curve": []}
-
-
-def print_summary(results: list[dict]) -> None:
+def print_summary(results: list[RunResult]) -> None:
     header = (f"{'run':<10}{'algorithm':<12}{'status':<13}{'best perf':>10}{'first solve':>13}"
               f"{'episodes':>10}{'time':>9}")
     print(header)
     print("-" * len(header))
     for r in results:
-        best = "-" if r["best_performance"] is None else f"{r['best_performance']:g}"
-        solve = "-" if r["first_solve"] is None else str(r["first_solve"])
-        print(f"{str(r['id']):<10}{r['algo']:<12}{r['status']:<13}{best:>10}{solve:>13}{r['episodes']:>10}"
-              f"{r['seconds']:>8.1f}s")
-        if r.get("error"):
-            print(f"    error: {r['error']}")
+        best = "-" if r.best_performance is None else f"{r.best_performance:g}"
+        solve = "-" if r.first_solve is None else str(r.first_solve)
+        print(f"{str(r.id):<10}{r.algo:<12}{r.status:<13}{best:>10}{solve:>13}{r.episodes:>10}{r.seconds:>8.1f}s")
+        if r.error:
+            print(f"    error: {r.error}")
 
 
-def draw_curves(results: list[dict], path: Path) -> None:
+def draw_curves(results: list[RunResult], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     figure, axes = plt.subplots(figsize=(8, 5))
     for r in results:
-        if r["curve"]:
-            episodes, performance = zip(*r["curve"], strict=True)
-            axes.plot(episodes, performance, label=f"run {r['id']} ({r['algo']})")
+        if r.curve:
+            episodes, performance = zip(*r.curve, strict=True)
+            axes.plot(episodes, performance, label=f"run {r.id} ({r.algo})")
     axes.set_xlabel("episode")
     axes.set_ylabel("mean evaluation performance (0 = solved)")
     axes.set_title(path.parent.name)
     axes.grid(alpha=0.3)
-    if any(r["curve"] for r in results):
+    if any(r.curve for r in results):
         axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -148,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"{args.training}: --only: no run with id {', '.join(unknown)}")
             runs = [run for run in runs if run.folder in args.only]
         if args.ray:  # before anything is written: a bad address is bad input
-            from agents.distributed import connect
+            from training.ray_cluster import connect
             connect(args.ray)
         prepare_folders(args, experiment, tensorboard)
     except ConfigError as error:
@@ -157,23 +150,22 @@ def main(argv: list[str] | None = None) -> int:
     raw_runs = {str(entry["id"]): entry for entry in raw}
     experiment.mkdir(parents=True, exist_ok=True)
     if not args.resume:
-        (experiment / "Training_descriptions.json").write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
-        (experiment / "config.json").write_text(json.dumps(config.to_json(), indent=2) + "\n", encoding="utf-8")
+        write_json(experiment / "Training_descriptions.json", raw)
+        write_json(experiment / "config.json", config.to_json())
     results = run_jobs(runs, config, args, experiment, tensorboard, raw_runs)
     print()
     print_summary(results)
-    summary = [{k: v for k, v in r.items() if k != "traceback"} for r in results]
-    (experiment / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    write_json(experiment / "summary.json", [r.to_json() for r in results])
     draw_curves(results, experiment / "curves.png")
     for r in results:
-        if r["status"] == "failed" and r.get("traceback"):
-            (experiment / str(r["id"])).mkdir(parents=True, exist_ok=True)
-            (experiment / str(r["id"]) / "error.txt").write_text(r["traceback"], encoding="utf-8")
+        if r.status == "failed" and r.traceback:
+            (experiment / str(r.id)).mkdir(parents=True, exist_ok=True)
+            (experiment / str(r.id) / "error.txt").write_text(r.traceback, encoding="utf-8")
     print(f"\nsummary: {experiment / 'summary.json'}   curves: {experiment / 'curves.png'}   "
           f"TensorBoard: tensorboard --logdir {tensorboard.parent}")
-    if any(r["status"] in ("interrupted", "not started") for r in results):
+    if any(r.status in ("interrupted", "not started") for r in results):
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if any(r["status"] == "failed" for r in results) else 0
+    return EXIT_FAILED if any(r.status == "failed" for r in results) else 0
 
 
 if __name__ == "__main__":

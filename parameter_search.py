@@ -4,7 +4,7 @@
         [--driver lite|api] [--resume] [--seed S] [--search-space FILE] [-c config.json] [--quiet] [--ray ADDRESS]
 
 Each trial maximises the mean evaluation performance over the run (the area under its learning
-curve; see agents/search.py). Outputs: experiments/NAME/ (config.json, Training_descriptions.json,
+curve; see sweeps/spaces.py). Outputs: experiments/NAME/ (config.json, Training_descriptions.json,
 search_space.json, sweep.json, trials.csv, best_preset.json, one folder NNN per trial) and TensorBoard
 curves under runs/NAME/NNN/. Exit status: 0 done, 1 no trial finished or SigOpt failed, 2 bad input
 (nothing written), 130 interrupted (trials.csv kept).
@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.config import Config, ConfigError, load_config, load_training, parse_training
-from agents.folders import claim_experiment_folders
-from agents.search import SearchSpace, Trial, best_preset, best_trial, load_search_space, read_trials
-from agents.sweep import choose_driver, make_connection
-from toycorewar.cli import ArgumentParser, fail
+from sweeps.sigopt_driver import choose_driver, make_connection
+from sweeps.spaces import SearchSpace, Trial, best_preset, best_trial, load_search_space, read_trials
+from training.cli import ArgumentParser, check_name, fail
+from training.config import Config, ConfigError, load_config, load_training, parse_training
+from training.files import claim_experiment_folders, write_json
 
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 DEFAULT_BUDGET = 300
@@ -52,8 +51,7 @@ def parse_arguments(argv: list[str] | None) -> Any:
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no line per trial")
     parser.add_argument("--ray", metavar="ADDRESS", help="run the trials as Ray tasks on this cluster")
     args = parser.parse_args(argv)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args.name):
-        parser.error(f"NAME '{args.name}' must be letters, digits, '.', '_' or '-' (it names a folder)")
+    check_name(parser, args.name)
     for flag, value, least in (("--episodes", args.episodes, 1), ("--budget", args.budget, 1),
                                ("--parallel", args.parallel, 1), ("--seed", args.seed, 0)):
         if value is not None and value < least:
@@ -124,17 +122,13 @@ def prepare_folders(args: Any, experiment: Path, tensorboard: Path) -> None:
 def trainer(parallel: int, ray_address: str | None) -> Any:
     """How a batch of trials is trained: here, in processes, or as Ray tasks."""
     if ray_address is not None:
-        from agents.distributed import run_on_ray
+        from training.ray_cluster import run_on_ray
         return lambda tasks: run_on_ray(tasks, ray_address)
     if parallel > 1:
-        from agents.parallel import run_in_processes
+        from training.processes import run_in_processes
         return lambda tasks: run_in_processes(tasks, len(tasks))
-    from agents.runner import train_run
+    from training.run import train_run
     return lambda tasks: [train_run(**task) for task in tasks]
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = saved_sweep(args, experiment) if args.resume else new_sweep(args)
         if args.ray is not None:  # Ray only when asked for; an unreachable cluster is found before anything runs
             try:
-                from agents.distributed import connect
+                from training.ray_cluster import connect
             except ImportError as error:
                 raise ConfigError(f"--ray: {error}") from None
             connect(args.ray)
@@ -173,7 +167,7 @@ def sweep(args: Any, plan: Plan, connection: Any, driver: str, experiment: Path,
     import numpy as np
     from sigopt.exception import SigOptException
 
-    from agents.sweep import Sweep, describe, experiment_definition, run_sweep
+    from sweeps.sigopt_driver import Sweep, describe, experiment_definition, run_sweep
 
     if driver == "lite":  # SigOpt-Lite draws from numpy's global generator: seed it, distinctly on resume
         np.random.seed([plan.seed, len(plan.previous)])

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.checkpoints import load_network
-from agents.networks import greedy_policy
-from agents.tree_search import guided_search
+from agents.networks import greedy_policy, network_scorer
 from environment import ToyCorewarEnv
+from synthesis.search import guided_search, plan_action
 from toycorewar.cli import ArgumentParser, UsageError, fail, parse_register_list
+from training.checkpoints import load_network
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = None
     if args.search:
         scale = checkpoint.get("reward_scale", 1.0)
-        found = guided_search(network, env.config, env.reward, target, reg_init, args.search, scale)
+        found = guided_search(network_scorer(network, env.config), env.config, env.reward, target, reg_init,
+                              args.search, scale)
         plan = found.program
         print(f"guided search: {'found a program' if plan is not None else 'no program found'} "
               f"after {found.expansions} expansions" + ("" if plan is not None else "; the greedy program follows"))
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     while not done:
         step = len(env.program)
         if plan is not None:
-            action = env.table.encode_instruction(plan[step]) if step < len(plan) else env.table.stop_action
+            action = plan_action(env.table, plan, step)
         else:
             action = int(policy({k: v[np.newaxis] for k, v in obs.items()})[0])
         obs, reward, done, _, info = env.step(action)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
 
+from environment.rewards import make_reward
 from toycorewar import ActionTable, MachineConfig
 
 
@@ -133,30 +136,24 @@ class KnownRewardQNetwork(nn.Module):
     learning; the network learns only what follows it (the value of the registers a leads to). The
     last instruction of a program, which must be exact, then rests on exact arithmetic rather than on
     an approximation that cannot tell one unit of distance from noise. The reward function is the
-    run's (Specific_register_values with its settings), saved in the network spec.
+    run's (`reward_func` with its `reward_settings`, saved in the network spec), and its arithmetic is
+    the environment's own (environment/rewards.py), run here on tensors.
     """
 
     def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
                  reward_settings: dict, reward_scale: float, register_size: int | None = None,
-                 effect_size: int = 0) -> None:
+                 effect_size: int = 0, reward_func: str = "Specific_register_values") -> None:
         super().__init__()
         self.residual = DuelingQNetwork(machine, h_size, middle_size, lstm_layers, register_size, effect_size)
         table = register_action_table(self, machine)
         self.register_buffer("all_actions", torch.arange(machine.num_actions), persistent=False)
         self.stop_action, self.empty_slot, self.max_length = table.stop_action, machine.num_actions, machine.max_length
-        self.circular = bool(reward_settings.get("circular", True))
-        self.positive = bool(reward_settings.get("positive", True))
-        self.cumulative = bool(reward_settings.get("cumulative", True))
+        self.reward = make_reward(reward_func, reward_settings)
         self.reward_scale = float(reward_scale)
-
-    def distance(self, values: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Per-register distance (SPEC §4), elementwise."""
-        gap = (values - target).abs()
-        return torch.minimum(gap, 256 - gap) if self.circular else gap
 
     def rewards(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
                 actions: torch.Tensor | None = None) -> torch.Tensor:
-        """[B, K]: the scaled reward each action would earn (SPEC §4, as the environment's), for every
+        """[B, K]: the scaled reward each action would earn (as the environment gives it), for every
         action (K = NUM_ACTIONS) or for the given `actions` [B, K] only.
 
         An action changes one register, its `dest`, so the distance after it is the distance before
@@ -170,16 +167,11 @@ class KnownRewardQNetwork(nn.Module):
             values = values.gather(1, actions)
         dest = self.dest[actions]
         old, goal_dest = r.gather(1, dest), goal.gather(1, dest)
-        before = self.distance(r, goal).sum(dim=1, keepdim=True)
-        now = before - self.distance(old, goal_dest) + self.distance(values, goal_dest)
+        before = self.reward.distance(r, goal).unsqueeze(1)
+        now = before - self.reward.register_distance(old, goal_dest) + self.reward.register_distance(values, goal_dest)
         length = (program != self.empty_slot).sum(dim=1, keepdim=True) + 1  # the program after the action
         done = (actions == self.stop_action) | (length >= self.max_length)
-        if self.positive:
-            reward = before - now
-        elif self.cumulative:
-            reward = -now * (1 + torch.where(done, self.max_length - length, 0))
-        else:
-            reward = torch.where(done, -now, 0)
+        reward = self.reward.step_reward(before, now, done, self.max_length - length)
         return reward.float() * self.reward_scale
 
     def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -208,7 +200,11 @@ NETWORKS = {"dueling_q": DuelingQNetwork, "policy_value": PolicyValueNetwork, "k
 def build_network(spec: dict) -> nn.Module:
     """Rebuild a network from the spec saved beside its weights."""
     machine = MachineConfig(spec["num_registers"], spec["n_vals"], spec["max_length"])
-    extra = {key: spec[key] for key in ("reward_settings", "reward_scale")} if spec["kind"] == "known_reward_q" else {}
+    extra: dict = {}
+    if spec["kind"] == "known_reward_q":
+        # Models saved before reward_func was in the spec used the only reward there was then.
+        extra = {"reward_settings": spec["reward_settings"], "reward_scale": spec["reward_scale"],
+                 "reward_func": spec.get("reward_func", "Specific_register_values")}
     # Models saved before register_size and effect_size existed: registers read at h_size, no effect term.
     if spec["kind"] != "policy_value":
         extra["effect_size"] = spec.get("effect_size", 0)
@@ -219,13 +215,13 @@ def build_network(spec: dict) -> nn.Module:
 def network_spec(kind: str, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
                  register_size: int | None = None, **extra: object) -> dict:
     """What build_network needs (saved with the weights); `extra`: effect_size of a Q-network,
-    reward_settings and reward_scale of a known_reward_q network."""
+    reward_func, reward_settings and reward_scale of a known_reward_q network."""
     return {"kind": kind, "num_registers": machine.num_registers, "n_vals": machine.n_vals,
             "max_length": machine.max_length, "h_size": h_size, "middle_size": middle_size,
             "lstm_layers": lstm_layers, "register_size": register_size or h_size, **extra}
 
 
-def greedy_policy(network: nn.Module, device: torch.device | str = "cpu"):
+def greedy_policy(network: nn.Module, device: torch.device | str = "cpu") -> Callable[[dict], np.ndarray]:
     """observations -> the action of highest Q-value (DQN) or highest probability (actor)."""
 
     @torch.no_grad()
@@ -235,3 +231,34 @@ def greedy_policy(network: nn.Module, device: torch.device | str = "cpu"):
         return scores.argmax(dim=1).cpu().numpy()
 
     return policy
+
+
+class NetworkScorer:
+    """A network as the scorer of guided search (synthesis/search.py `Scorer`): Q-values of a
+    DuelingQNetwork or KnownRewardQNetwork, log-probabilities of a PolicyValueNetwork, computed on
+    `device` (the run's), returned on the CPU."""
+
+    def __init__(self, network: nn.Module, machine: MachineConfig, device: torch.device | str = "cpu") -> None:
+        self.network, self.machine, self.device = network, machine, torch.device(device)
+        empty = {"program": np.full((1, machine.max_length), machine.num_actions, dtype=np.int64),
+                 "registers": np.zeros((1, machine.num_registers), dtype=np.int64),
+                 "target": np.zeros((1, machine.num_registers), dtype=np.int64)}
+        # A policy network answers (logits, value): one call tells which kind this is, whatever its class.
+        with torch.no_grad():
+            self.kind = "policy" if isinstance(network(*observation_tensors(empty, self.device)), tuple) else "q"
+
+    @torch.no_grad()
+    def scores(self, actions: list[int], registers: np.ndarray, target: np.ndarray) -> np.ndarray:
+        program = np.full((1, self.machine.max_length), self.machine.num_actions, dtype=np.int64)
+        program[0, :len(actions)] = actions
+        obs = {"program": program, "registers": np.asarray(registers)[np.newaxis],
+               "target": np.asarray(target)[np.newaxis]}
+        output = self.network(*observation_tensors(obs, self.device))
+        if self.kind == "policy":
+            return torch.log_softmax(output[0], dim=1)[0].cpu().numpy()
+        return output[0].cpu().numpy()
+
+
+def network_scorer(network: nn.Module, machine: MachineConfig, device: torch.device | str = "cpu") -> NetworkScorer:
+    """The scorer that lets `network` guide synthesis.search.guided_search, run on `device`."""
+    return NetworkScorer(network, machine, device)

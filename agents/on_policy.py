@@ -13,27 +13,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from agents.checkpoints import numpy_rng_state, restore_numpy_rng
-from agents.monitor import Monitor, RunContext
-from agents.networks import build_network, network_spec, observation_tensors
-from environment import ToyCorewarVectorEnv
+from agents.base import AgentSetup, Progress, network_payload, restore_rng, rng_state
+from agents.networks import build_network, greedy_policy, network_spec, observation_tensors
 
 
 class OnPolicyAgent:
     agent_name = "OnPolicyAgent"
 
-    def __init__(self, ctx: RunContext) -> None:
-        p = self.params = ctx.params
-        self.ctx, self.device = ctx, ctx.device
-        torch.manual_seed(ctx.seed)
-        self.rng = np.random.default_rng(ctx.seed)
-        self.spec = network_spec("policy_value", ctx.machine, p.h_size, p.middle_size, p.lstm_layers,
+    def __init__(self, setup: AgentSetup) -> None:
+        p = self.params = setup.params
+        self.setup, self.device = setup, setup.device
+        torch.manual_seed(setup.seed)
+        self.rng = np.random.default_rng(setup.seed)
+        self.spec = network_spec("policy_value", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
                                  p.register_size)
         self.network = build_network(self.spec).to(self.device)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr, foreach=True)
-        self.env = ToyCorewarVectorEnv(p.num_envs, autoreset_mode="SameStep", tasks=ctx.tasks, **ctx.env_kwargs())
+        self.env = setup.make_env(p.num_envs)
         # One rollout holds MAX_LENGTH vector steps: at least one whole episode per copy.
-        self.horizon = ctx.machine.max_length
+        self.horizon = setup.machine.max_length
         self.loss = float("nan")
 
     def returns(self, rewards: torch.Tensor, terminated: torch.Tensor, last_values: torch.Tensor
@@ -41,10 +39,8 @@ class OnPolicyAgent:
         """Returns [T, N] of a rollout and the mask of the steps that learn from them."""
         raise NotImplementedError
 
-    @torch.no_grad()
     def greedy_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        logits, _ = self.network(*observation_tensors(obs, self.device))
-        return logits.argmax(dim=1).cpu().numpy()
+        return greedy_policy(self.network, self.device)(obs)
 
     @torch.no_grad()
     def sample_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -53,9 +49,9 @@ class OnPolicyAgent:
         gumbel = -np.log(-np.log(self.rng.random(logits.shape)))
         return (logits.cpu().numpy() + gumbel).argmax(axis=1)
 
-    def train(self, monitor: Monitor) -> None:
+    def train(self, progress: Progress) -> None:
         obs, _ = self.env.reset(seed=int(self.rng.integers(2**31)))
-        while not monitor.done:
+        while not progress.done:
             trajectory = {"program": [], "registers": [], "target": [], "action": [], "reward": [], "terminated": []}
             episodes = 0
             for _ in range(self.horizon):
@@ -69,7 +65,7 @@ class OnPolicyAgent:
                 episodes += int(terminated.sum())
                 obs = next_obs
             self.learn({name: np.stack(values) for name, values in trajectory.items()}, obs)
-            monitor.update(monitor.episode + episodes, loss=self.loss)
+            progress.update(progress.episode + episodes, loss=self.loss)
 
     def learn(self, rollout: dict[str, np.ndarray], last_obs: dict[str, np.ndarray]) -> None:
         p = self.params
@@ -101,14 +97,13 @@ class OnPolicyAgent:
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def model_payload(self) -> dict[str, Any]:
-        return {"network_spec": self.spec, "network": {k: v.detach().cpu().clone() for k, v in
-                                                       self.network.state_dict().items()}}
+        return network_payload(self.spec, self.network)
 
     def training_state(self) -> dict[str, Any]:
         return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "rng": numpy_rng_state(self.rng)}
+                "rng": rng_state(self.rng)}
 
     def load_training_state(self, state: dict[str, Any]) -> None:
         self.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.rng = restore_numpy_rng(state["rng"])
+        self.rng = restore_rng(state["rng"])

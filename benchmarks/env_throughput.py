@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import environment  # noqa: E402  (registers ToyCorewar-v0)
-from benchmarks.machine import describe_machine  # noqa: E402
+from benchmarks.host import describe_machine  # noqa: E402
 
 TARGET = [0, 10, 30, 250]
 

@@ -30,16 +30,16 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.checkpoints import load_network  # noqa: E402
-from agents.config import load_config  # noqa: E402
-from agents.evaluation import evaluate  # noqa: E402
-from agents.networks import greedy_policy  # noqa: E402
-from agents.runner import train_run  # noqa: E402
-from agents.tree_search import beam_search, guided_search, random_search, reward_first_search  # noqa: E402
-from benchmarks.machine import describe_machine  # noqa: E402
+from agents.networks import greedy_policy, network_scorer  # noqa: E402
+from benchmarks.host import describe_machine  # noqa: E402
 from environment import make_reward  # noqa: E402
 from environment.tasks import heldout_solvable_targets  # noqa: E402
-from toycorewar.synthesizer import Synthesizer  # noqa: E402
+from synthesis.exact import Synthesizer  # noqa: E402
+from synthesis.search import beam_search, guided_search, random_search, reward_first_search  # noqa: E402
+from training.checkpoints import load_network  # noqa: E402
+from training.config import load_config  # noqa: E402
+from training.evaluation import evaluate  # noqa: E402
+from training.run import train_run  # noqa: E402
 
 BUDGETS = (10, 100, 1000)
 HELDOUT_SEED = 2026
@@ -56,19 +56,20 @@ def train(preset: str, episodes: int, targets: int, length: int, folder: Path) -
            "reward_settings": REWARD_SETTINGS, "targets": {"solvable": length}, "reg_inits": None}
     result = train_run(run, config, str(folder / preset), str(folder / "runs" / preset), seed=0,
                        threads=torch.get_num_threads())
-    if result["status"] != "finished":
-        raise SystemExit(f"training {preset} failed: {result.get('error')}")
-    print(f"trained {preset}: {result['episodes']} episodes in {result['seconds']:.0f} s", flush=True)
+    if result.status != "finished":
+        raise SystemExit(f"training {preset} failed: {result.error}")
+    print(f"trained {preset}: {result.episodes} episodes in {result.seconds:.0f} s", flush=True)
     return folder / preset / "models" / "last"
 
 
 def measure(name: str, network, machine, reward, scale: float, targets: np.ndarray, optimal: list[int | None]
             ) -> dict:
     zeros = np.zeros_like(targets)
-    greedy = evaluate(greedy_policy(network), machine, "Specific_register_values", REWARD_SETTINGS, targets, zeros)
+    greedy = evaluate(greedy_policy(network), machine, reward, targets, zeros)
     needed, extra = [], []
+    scorer = network_scorer(network, machine)
     for target, best in zip(targets, optimal, strict=True):
-        found = guided_search(network, machine, reward, target.tolist(), None, max(BUDGETS), scale)
+        found = guided_search(scorer, machine, reward, target.tolist(), None, max(BUDGETS), scale)
         needed.append(found.expansions if found.solved else None)
         if found.solved and best is not None:
             extra.append(len(found.program) - best)

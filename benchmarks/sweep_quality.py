@@ -4,7 +4,7 @@ trials over the same search space, on a short single-target DQN run.
     python benchmarks/sweep_quality.py [--trials 20] [--episodes 1500] [--run 2] [--assess 100] [--seed 0]
         [--parameters lr gamma epsilon_decay_steps learning_freq | --parameters all]
 
-Both sweeps use agents.sweep.run_sweep with the SigOpt-Lite driver: one with SigOpt's own optimizer, one
+Both sweeps use sweeps.sigopt_driver.run_sweep with the SigOpt-Lite driver: one with SigOpt's own optimizer, one
 with SigOpt's random search (experiment type "random"), over the same ranges of the DQN space of
 search_spaces.json. Every trial trains run --run of training.json with the DQN preset of config.json,
 shortened to --episodes and evaluated every --assess episodes; the objective is the mean evaluation
@@ -30,11 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.config import Config, load_config, load_training, parse_config  # noqa: E402
-from agents.runner import train_run  # noqa: E402
-from agents.search import SearchSpace, Trial, best_trial, load_search_space  # noqa: E402
-from agents.sweep import Sweep, SweepResult, describe, experiment_definition, make_connection, run_sweep  # noqa: E402
-from benchmarks.machine import describe_machine  # noqa: E402
+from training.config import Config, load_config, load_training, parse_config  # noqa: E402
+from training.run import train_run  # noqa: E402
+from sweeps.spaces import SearchSpace, Trial, best_trial, load_search_space  # noqa: E402
+from sweeps.sigopt_driver import Sweep, SweepResult, describe, experiment_definition, make_connection, run_sweep  # noqa: E402
+from benchmarks.host import describe_machine  # noqa: E402
 
 METHODS = {"SigOpt-Lite optimizer": None, "random search": "random"}
 DEFAULT_PARAMETERS = ["lr", "gamma", "epsilon_decay_steps", "learning_freq"]

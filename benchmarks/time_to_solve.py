@@ -29,9 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agents.config import load_config, load_training  # noqa: E402
-from agents.parallel import run_in_processes  # noqa: E402
-from benchmarks.machine import describe_machine  # noqa: E402
+from training.config import load_config, load_training  # noqa: E402
+from training.processes import run_in_processes  # noqa: E402
+from training.result import RunResult  # noqa: E402
+from benchmarks.host import describe_machine  # noqa: E402
 
 SINGLE_TARGET_IDS = ["1", "2", "3", "4", "5"]
 FOUR_TARGET_IDS = ("9", "10")
@@ -63,20 +64,20 @@ def targets_of(task: dict) -> str:
     return " ".join(str(v) for v in values) if len(values) == 1 else f"{len(values)} targets"
 
 
-def print_rows(tasks: list[dict], results: list[dict]) -> None:
+def print_rows(tasks: list[dict], results: list[RunResult]) -> None:
     for task, result in zip(tasks, results, strict=True):
         print_row(task, result)
 
 
-def print_row(task: dict, result: dict) -> None:
-    solved = result["first_solve"] is not None
-    episodes = result["first_solve"] if solved else f">{result['episodes']}"
-    seconds = result["first_solve_seconds"] if solved else result["seconds"]
-    program = "; ".join(result.get("program") or [])
+def print_row(task: dict, result: RunResult) -> None:
+    solved = result.first_solve is not None
+    episodes = result.first_solve if solved else f">{result.episodes}"
+    seconds = result.first_solve_seconds if solved else result.seconds
+    program = "; ".join(result.program or [])
     if not solved:
-        program = f"not solved (best {result['best_performance']})"
-    if result["status"] == "failed":
-        program = f"FAILED: {result['error']}"
+        program = f"not solved (best {result.best_performance})"
+    if result.status == "failed":
+        program = f"FAILED: {result.error}"
     print(f"{targets_of(task):<22}{task['seed']:>5}{episodes:>10}{seconds:>9.1f}  {program}", flush=True)
 
 
@@ -84,12 +85,12 @@ def single_targets(args: argparse.Namespace, threads: int, folder: Path) -> None
     single = tasks_for(SINGLE_TARGET_IDS, list(range(args.seeds)), args.assess, folder, args.max_episodes)
     results = run_in_processes(single, args.jobs, lambda index, result: print_row(single[index], result),
                                threads=threads)
-    solved = [r for r in results if r["first_solve"] is not None]
+    solved = [r for r in results if r.first_solve is not None]
     print(f"single targets solved: {len(solved)}/{len(results)}")
     if len(solved) == len(results):
-        print(f"median episodes to first solve: {statistics.median(r['first_solve'] for r in solved):g} "
+        print(f"median episodes to first solve: {statistics.median(r.first_solve for r in solved):g} "
               "(required ≤ 5,000)")
-        print(f"median seconds to first solve: {statistics.median(r['first_solve_seconds'] for r in solved):.1f}"
+        print(f"median seconds to first solve: {statistics.median(r.first_solve_seconds for r in solved):.1f}"
               " (required ≤ 60)")
     else:
         unsolved = len(results) - len(solved)
@@ -123,9 +124,9 @@ def main() -> None:
             four = tasks_for([args.four_target_run], [0], args.assess, folder, args.max_episodes)
             result = run_in_processes(four, 1, threads=threads)
             print_rows(four, result)
-            for solved in result[0].get("programs") or []:
+            for solved in result[0].programs or []:
                 print(f"    {str(solved['target']):<20} {'; '.join(solved['program'])}")
-            verdict = "solved" if result[0]["first_solve"] is not None else "not solved"
+            verdict = "solved" if result[0].first_solve is not None else "not solved"
             print(f"four-target run {args.four_target_run}: {verdict} (required ≤ 100,000 episodes)")
 
 

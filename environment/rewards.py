@@ -1,14 +1,29 @@
-"""Reward functions, chosen by name from a training file (SPEC §4).
+"""Reward functions, chosen by name from a training file (README, The environment: Rewards).
 
-Each works on numpy arrays over many copies at once (the last axis holds the registers), so the
-single environment and the batched one share the arithmetic.
+This is the only place the reward is written. Each works over many copies at once (the last axis holds
+the registers) on numpy arrays, for the single and the batched environment, and on torch tensors, for
+the network that adds the known reward to its Q-values (agents/networks.py KnownRewardQNetwork) and
+for guided search: plain operators only, so torch is never imported here (the environment knows
+nothing of networks).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from toycorewar.machine import MODULUS
+
+
+def _is_tensor(values: Any) -> bool:
+    # Recognized by its protocol rather than its class: importing torch here would tie the environment to it.
+    return hasattr(values, "__torch_function__")
+
+
+def _integers(values: Any) -> Any:
+    """numpy input as int64 (a gap of uint8 registers would wrap), a tensor unchanged."""
+    return values if _is_tensor(values) else np.asarray(values, dtype=np.int64)
 
 
 class Specific_register_values:
@@ -21,6 +36,9 @@ class Specific_register_values:
     - not positive: a step earns −D(after) when `cumulative` or when it ends the episode, else 0.
     - cumulative and an early stop: the unused slots count as steps that change nothing, their
       rewards added to the stop step, so a program's return does not depend on where it stopped.
+
+    numpy in, numpy out (int64 distances, float64 rewards); tensors in, tensors out (integer tensors
+    keep their dtype, the caller casts).
     """
 
     name = "Specific_register_values"
@@ -35,24 +53,31 @@ class Specific_register_values:
     def settings(self) -> dict[str, bool]:
         return {"circular": self.circular, "positive": self.positive, "cumulative": self.cumulative}
 
-    def distance(self, registers: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """D over the last axis: one integer per copy."""
-        gap = np.abs(np.asarray(registers, dtype=np.int64) - np.asarray(target, dtype=np.int64))
+    def register_distance(self, values: Any, target: Any) -> Any:
+        """Distance of each register to its target, elementwise (integers)."""
+        gap = abs(_integers(values) - _integers(target))
         if self.circular:
-            gap = np.minimum(gap, MODULUS - gap)
-        return gap.sum(axis=-1)
+            # min(gap, 256 − gap) with operators numpy and torch share: the far way round past 128.
+            gap = gap + (MODULUS - 2 * gap) * (gap > MODULUS // 2)
+        return gap
 
-    def step_reward(self, distance_before: np.ndarray, distance_after: np.ndarray, done: np.ndarray,
-                    unused_slots: np.ndarray) -> np.ndarray:
+    def distance(self, registers: Any, target: Any) -> Any:
+        """D over the last axis: one integer per copy."""
+        return self.register_distance(registers, target).sum(axis=-1)
+
+    def step_reward(self, distance_before: Any, distance_after: Any, done: Any, unused_slots: Any) -> Any:
         """Reward of one step for each copy; `unused_slots` = MAX_LENGTH − program length after it."""
-        before, after = np.asarray(distance_before), np.asarray(distance_after)
+        tensors = _is_tensor(distance_after)
+        before, after, done, unused = (x if tensors else np.asarray(x)
+                                       for x in (distance_before, distance_after, done, unused_slots))
         if self.positive:
             # Padding no-ops change nothing, so they add D − D = 0 here.
-            return (before - after).astype(np.float64)
-        if self.cumulative:
-            repeats = 1 + np.where(done, unused_slots, 0)
-            return (-after * repeats).astype(np.float64)
-        return np.where(done, -after, 0).astype(np.float64)
+            reward = before - after
+        elif self.cumulative:
+            reward = -after * (1 + unused * done)  # `x * done`: where(done, x, 0) in both libraries
+        else:
+            reward = -after * done
+        return reward if tensors else reward.astype(np.float64)
 
 
 REWARD_FUNCTIONS = {"Specific_register_values": Specific_register_values}

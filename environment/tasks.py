@@ -103,6 +103,13 @@ class ScheduledTasks:
     def __init__(self, targets: TaskSchedule, reg_inits: TaskSchedule) -> None:
         self.targets, self.reg_inits = targets, reg_inits
 
+    def state(self) -> list[int]:
+        """How far both schedules have gone (episodes handed out), for a checkpoint."""
+        return [self.targets.episode, self.reg_inits.episode]
+
+    def restore(self, state: list[int]) -> None:
+        self.targets.episode, self.reg_inits.episode = (int(episode) for episode in state)
+
     def __call__(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if self.targets.kind == "solvable":
             reg_inits = self.reg_inits.next(count, rng)

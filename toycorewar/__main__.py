@@ -1,52 +1,8 @@
-"""`python -m toycorewar run FILE.s [--init A,B,C,D]`: run an assembly file and show the registers."""
-
-from __future__ import annotations
+"""`python -m toycorewar run FILE.s [--init A,B,C,D]` (toycorewar/cli.py)."""
 
 import sys
 
-from toycorewar.assembly import AssemblyError, parse_program
-from toycorewar.cli import ArgumentParser, UsageError, fail, parse_register_list
-from toycorewar.machine import MachineConfig, run
-
-
-def format_registers(registers: list[int]) -> str:
-    return "[" + ", ".join(str(r) for r in registers) + "]"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m toycorewar", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
-    run_parser = commands.add_parser("run", help="run an assembly file, one line per instruction")
-    run_parser.add_argument("file", help="assembly file (.s)")
-    run_parser.add_argument("--init", help="initial registers A,B,C,D (default zeros)")
-    run_parser.add_argument("--registers", type=int, default=4, help="number of registers (default 4)")
-    run_parser.add_argument("--values", type=int, default=20, help="load values 0..VALUES-1 (default 20)")
-    run_parser.add_argument("--max-length", type=int, default=5, help="longest program (default 5)")
-    args = parser.parse_args(argv)
-    try:
-        config = MachineConfig(args.registers, args.values, args.max_length)
-        reg_init = parse_register_list(args.init, config.num_registers, "--init") if args.init else None
-        try:
-            with open(args.file, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as error:
-            raise UsageError(f"{args.file}: cannot read the file ({error.strerror})") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{args.file}: not a text file (expected UTF-8 assembly)") from None
-        try:
-            program = parse_program(text, config)
-        except AssemblyError as error:
-            raise UsageError(f"{args.file}: {error}") from None
-    except (UsageError, ValueError) as error:
-        fail(str(error))
-    registers = list(reg_init) if reg_init else [0] * config.num_registers
-    print(f"{'start':<20} {format_registers(registers)}")
-    trace = run(program, registers, config.num_registers)
-    for instruction, after in zip(program, trace, strict=True):
-        print(f"{str(instruction):<20} {format_registers(after)}")
-    print(f"{'final':<20} {format_registers(trace[-1] if trace else registers)}")
-    return 0
-
+from toycorewar.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,10 +1,15 @@
-"""Command-line tools shared by the project's scripts: one-line errors and exit status 2."""
+"""The machine's command line, `python -m toycorewar run FILE.s [--init A,B,C,D]`: run an assembly file
+and show the registers after each instruction. Bad input is one line and exit status 2 (the
+ArgumentParser and `fail` here are also those of the harness's commands, training/cli.py)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from typing import NoReturn
+
+from toycorewar.assembly import AssemblyError, parse_program
+from toycorewar.machine import MachineConfig, run
 
 
 class UsageError(Exception):
@@ -35,3 +40,42 @@ def parse_register_list(text: str, num_registers: int, what: str) -> list[int]:
     if bad:
         raise UsageError(f"{what} '{text}': {bad[0]} is out of range 0..255")
     return values
+
+
+def format_registers(registers: list[int]) -> str:
+    return "[" + ", ".join(str(r) for r in registers) + "]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = ArgumentParser(prog="python -m toycorewar", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
+    run_parser = commands.add_parser("run", help="run an assembly file, one line per instruction")
+    run_parser.add_argument("file", help="assembly file (.s)")
+    run_parser.add_argument("--init", help="initial registers A,B,C,D (default zeros)")
+    run_parser.add_argument("--registers", type=int, default=4, help="number of registers (default 4)")
+    run_parser.add_argument("--values", type=int, default=20, help="load values 0..VALUES-1 (default 20)")
+    run_parser.add_argument("--max-length", type=int, default=5, help="longest program (default 5)")
+    args = parser.parse_args(argv)
+    try:
+        config = MachineConfig(args.registers, args.values, args.max_length)
+        reg_init = parse_register_list(args.init, config.num_registers, "--init") if args.init else None
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as error:
+            raise UsageError(f"{args.file}: cannot read the file ({error.strerror})") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{args.file}: not a text file (expected UTF-8 assembly)") from None
+        try:
+            program = parse_program(text, config)
+        except AssemblyError as error:
+            raise UsageError(f"{args.file}: {error}") from None
+    except (UsageError, ValueError) as error:
+        fail(str(error))
+    registers = list(reg_init) if reg_init else [0] * config.num_registers
+    print(f"{'start':<20} {format_registers(registers)}")
+    trace = run(program, registers, config.num_registers)
+    for instruction, after in zip(program, trace, strict=True):
+        print(f"{str(instruction):<20} {format_registers(after)}")
+    print(f"{'final':<20} {format_registers(trace[-1] if trace else registers)}")
+    return 0

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agents.checkpoints import load_network
-from agents.runner import train_run
+from training.checkpoints import load_network
+from training.run import train_run
 
 CONFIG = {"settings": {"ASSESS_FREQ": 20, "LOG_FREQ": 40, "SAVE_FREQ": 40},
           "presets": {"DQN": {"agent": "DQN_Agent",
@@ -30,8 +30,8 @@ def test_option_trains_and_saves_a_loadable_model(tmp_path, options, kind):
            "reward_settings": {"circular": True, "positive": True, "cumulative": True},
            "targets": {"values": [[0, 5, 10, 25]], "alternate_freq": 0}, "reg_inits": None}
     result = train_run(run, config, str(tmp_path / "run"), str(tmp_path / "tb"), seed=0)
-    assert result["status"] == "finished", result.get("traceback")
-    assert result["episodes"] >= 60 and len(result["curve"]) >= 3
+    assert result.status == "finished", result.traceback
+    assert result.episodes >= 60 and len(result.curve) >= 3
     network, checkpoint = load_network(tmp_path / "run" / "models" / "best")
     assert checkpoint["network_spec"]["kind"] == kind
     for key in ("effect_size", "register_size"):
@@ -51,17 +51,17 @@ def test_a_run_stopping_at_its_first_solve_reports_every_target_s_program(tmp_pa
            "reward_settings": {"circular": True, "positive": True, "cumulative": True},
            "targets": {"values": [[1, 0, 0, 0], [0, 0, 7, 0]], "alternate_freq": 1}, "reg_inits": None}
     result = train_run(run, config, str(tmp_path / "run"), str(tmp_path / "tb"), seed=0, stop_when_solved=True)
-    assert result["status"] == "finished", result.get("traceback")
-    assert result["first_solve"] == 0 and result["episodes"] < 1000
-    assert [entry["target"] for entry in result["programs"]] == [[1, 0, 0, 0], [0, 0, 7, 0]]
+    assert result.status == "finished", result.traceback
+    assert result.first_solve == 0 and result.episodes < 1000
+    assert [entry["target"] for entry in result.programs] == [[1, 0, 0, 0], [0, 0, 7, 0]]
     from toycorewar import parse_program
     from toycorewar import run as run_program
-    for entry in result["programs"]:
+    for entry in result.programs:
         assert run_program(parse_program("\n".join(entry["program"])), entry["reg_init"])[-1] == entry["target"]
-    assert result["program"] == result["programs"][0]["program"]
+    assert result.program == result.programs[0]["program"]
     # Resumed from models/last, the run still reports what it found at its first solve.
-    run["episodes"] = result["episodes"] + 40
+    run["episodes"] = result.episodes + 40
     resumed = train_run(run, config, str(tmp_path / "run"), str(tmp_path / "tb"), seed=0, resume=True)
-    assert resumed["status"] == "finished", resumed.get("traceback")
-    assert resumed["episodes"] >= run["episodes"] > result["episodes"]
-    assert (resumed["first_solve"], resumed["programs"]) == (0, result["programs"])
+    assert resumed.status == "finished", resumed.traceback
+    assert resumed.episodes >= run["episodes"] > result.episodes
+    assert (resumed.first_solve, resumed.programs) == (0, result.programs)

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from agents.actor_critic import AC_Agent
-from agents.checkpoints import load_network, save_checkpoint
-from agents.config import DQNParameters
 from agents.dqn import DQN_Agent
 from agents.networks import DuelingQNetwork, build_network, network_spec
+from agents.parameters import DQNParameters
 from agents.policy_gradient import PG_Agent
 from toycorewar import MachineConfig
+from training.checkpoints import load_network, save_checkpoint
 
 
 @pytest.mark.parametrize(("decay", "episodes", "expected"), [(0.5, 1000, 500), (2.0, 1000, 2000), (300, 1000, 300)])
@@ -88,6 +88,18 @@ def test_register_size_widens_the_register_reader_only_and_is_saved_in_the_spec(
     assert network_spec("dueling_q", MachineConfig(), 8, 16, 1)["register_size"] == 8
 
 
+def test_a_known_reward_spec_saved_before_reward_func_builds_the_reward_it_was_trained_with():
+    settings = {"circular": False, "positive": False, "cumulative": True}
+    spec = network_spec("known_reward_q", MachineConfig(), 8, 16, 1, reward_settings=settings, reward_scale=0.1)
+    assert "reward_func" not in spec  # as models were saved before it
+    network = build_network(spec)
+    assert network.reward.name == "Specific_register_values" and network.reward.settings == settings
+    named = build_network({**spec, "reward_func": "Specific_register_values"})
+    assert named.reward.settings == settings and named.reward_scale == 0.1
+    with pytest.raises(ValueError, match="unknown reward function 'Register_values'"):
+        build_network({**spec, "reward_func": "Register_values"})
+
+
 def test_the_action_effect_term_reads_what_each_action_writes_on_the_machine():
     from agents.networks import written_values
     from toycorewar import ActionTable, execute
@@ -115,7 +127,7 @@ def test_the_action_effect_term_reads_what_each_action_writes_on_the_machine():
 
 
 def test_register_size_effect_size_and_known_rewards_are_checked():
-    from agents.config import ConfigError, parse_config
+    from training.config import ConfigError, parse_config
     dqn = {"agent": "DQN_Agent", "parameters": {"register_size": 32}}
     assert parse_config({"presets": {"DQN": dqn}}).presets["DQN"].parameters.register_size == 32
     for field, bad in (("register_size", 0), ("register_size", "64"), ("register_size", 1.5),
@@ -127,7 +139,7 @@ def test_register_size_effect_size_and_known_rewards_are_checked():
 
 
 def test_pg_preset_accepts_the_dqn_keys_of_the_original_file_but_checks_their_types():
-    from agents.config import ConfigError, parse_config
+    from training.config import ConfigError, parse_config
     original = {"h_size": 32, "middle_size": 64, "lstm_layers": 1, "learning_starts": 0, "learning_freq": 1,
                 "target_update_freq": 1000, "lr": 0.001, "gamma": 0.9, "batch_size": 32,
                 "replay_buffer_size": 10000, "epsilon_decay_steps": 0.5, "final_epsilon": 0.05}
@@ -152,7 +164,7 @@ def boltzmann_agent(temperature, epsilon_rng=0):
     values = [0.0] * 225
     values[1] = np.log(3.0) * 0.1  # with temperature 0.1, action 1 is three times as likely as each other
     return SimpleNamespace(params=DQNParameters(temperature=temperature), q=FixedQ(values), device="cpu",
-                           rng=np.random.default_rng(epsilon_rng), ctx=SimpleNamespace(machine=MachineConfig()),
+                           rng=np.random.default_rng(epsilon_rng), setup=SimpleNamespace(machine=MachineConfig()),
                            greedy_actions=lambda obs: np.ones(len(obs["program"]), dtype=np.int64))
 
 

@@ -1,13 +1,27 @@
-"""The replay buffer: preallocated arrays, wrap-around, n-step sums and hindsight relabelling."""
+"""Replay in pieces: the buffer (wrap-around, following steps, state), the uniform and prioritized
+samplers, n-step returns, hindsight relabelling, and `Replay`, which puts them together."""
 
 import numpy as np
 import pytest
+import torch
 
-from agents.replay import ReplayBuffer
+from agents.replay import (
+    FollowingSteps,
+    Hindsight,
+    PrioritizedSampler,
+    Replay,
+    ReplayBuffer,
+    Sample,
+    UniformSampler,
+    n_step_returns,
+)
+from environment.rewards import Specific_register_values
 from toycorewar import MachineConfig
 
 MACHINE = MachineConfig(num_registers=2, n_vals=4, max_length=3)
 EMPTY = MACHINE.num_actions
+# -D(after) on every step here: not positive, cumulative, and the last step fills the program (no unused slots).
+NEGATIVE_DISTANCE_AFTER = Specific_register_values(circular=False, positive=False, cumulative=True)
 
 
 def obs(registers, target=(9, 9), length=0):
@@ -24,30 +38,60 @@ def fill_one_episode(buffer, rewards, registers):
                    obs([registers[k]], length=k + 1), np.array([k == len(rewards) - 1]))
 
 
+def uniform(buffer, n_step=1, gamma=1.0, hindsight=None):
+    return Replay(buffer, UniformSampler(buffer), n_step, gamma, hindsight)
+
+
 def test_add_wraps_around_its_capacity():
-    buffer = ReplayBuffer(4, MACHINE)
+    buffer = ReplayBuffer(4, MACHINE, num_envs=1)
     for step in range(6):
         buffer.add(obs([(step, step)]), np.array([step]), np.array([1.0]), obs([(step, step)]), np.array([False]))
     assert buffer.size == 4 and buffer.index == 2
     assert sorted(buffer.arrays["action"].tolist()) == [2, 3, 4, 5]
 
 
+def test_following_steps_go_num_envs_rows_on_until_the_episode_ends_or_is_not_written():
+    buffer = ReplayBuffer(16, MACHINE, num_envs=2)
+    # Copy 0's episode ends at its second step; copy 1's goes on, its third step not written yet.
+    buffer.add(obs([(0, 0), (0, 0)]), np.array([0, 1]), np.zeros(2), obs([(1, 0), (2, 0)], length=1),
+               np.array([False, False]))
+    buffer.add(obs([(1, 0), (2, 0)], length=1), np.array([2, 3]), np.zeros(2), obs([(1, 1), (2, 2)], length=2),
+               np.array([True, False]))
+    steps = buffer.following_steps(np.array([0, 1, 3]))
+    assert steps.rows.tolist() == [[0, 1, 3], [2, 3, 5], [4, 5, 7]]
+    assert steps.valid.tolist() == [[True, True, True], [True, True, False], [False, False, False]]
+
+
 def test_one_step_sample_returns_stored_transition():
-    buffer = ReplayBuffer(8, MACHINE)
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
     fill_one_episode(buffer, [5.0], [(1, 2)])
-    batch = buffer.sample(4, np.random.default_rng(0), n_step=1, gamma=0.5)
-    assert batch["reward"].tolist() == [5.0] * 4
-    assert batch["discount"].tolist() == [0.5] * 4
-    assert batch["terminated"].all()
-    assert batch["next_registers"].tolist() == [[1, 2]] * 4
+    batch = uniform(buffer, n_step=1, gamma=0.5).sample(4, np.random.default_rng(0))
+    assert isinstance(batch, Sample)
+    assert batch.reward.tolist() == [5.0] * 4
+    assert batch.discount.tolist() == [0.5] * 4
+    assert batch.terminated.all()
+    assert batch.next_registers.tolist() == [[1, 2]] * 4
+
+
+def test_n_step_returns_by_hand():
+    # Two sampled rows: row 0's episode has three steps (rows 0, 2, 4), row 1's one step (then not written).
+    steps = FollowingSteps(rows=np.array([[0, 1], [2, 3], [4, 5]]),
+                           valid=np.array([[True, True], [True, False], [True, False]]))
+    stored = np.array([1.0, 10.0, 2.0, 20.0, 4.0, 40.0], dtype=np.float32)
+    reward, discount, last = n_step_returns(steps, 3, 0.5, lambda rows: stored[rows])
+    assert reward.tolist() == [1 + 0.5 * 2 + 0.25 * 4, 10.0]
+    assert discount.tolist() == [0.125, 0.5]
+    assert last.tolist() == [4, 1]
+    reward, discount, last = n_step_returns(steps, 2, 0.5, lambda rows: stored[rows])
+    assert (reward.tolist(), discount.tolist(), last.tolist()) == ([2.0, 10.0], [0.25, 0.5], [2, 1])
 
 
 def test_n_step_sums_discounted_rewards_until_the_episode_ends():
-    buffer = ReplayBuffer(8, MACHINE)
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
     fill_one_episode(buffer, [1.0, 2.0, 4.0], [(1, 0), (1, 1), (2, 1)])
-    batch = buffer.sample(64, np.random.default_rng(1), n_step=3, gamma=0.5)
+    batch = uniform(buffer, n_step=3, gamma=0.5).sample(64, np.random.default_rng(1))
     by_action = {int(a): (float(r), float(d), bool(t)) for a, r, d, t in
-                 zip(batch["action"], batch["reward"], batch["discount"], batch["terminated"], strict=True)}
+                 zip(batch.action, batch.reward, batch.discount, batch.terminated, strict=True)}
     # From step 0: 1 + 0.5·2 + 0.25·4 = 3, ending the episode; from step 1: 2 + 0.5·4 = 4; step 2: 4.
     assert by_action[0] == (3.0, 0.125, True)
     assert by_action[1] == (4.0, 0.25, True)
@@ -55,87 +99,159 @@ def test_n_step_sums_discounted_rewards_until_the_episode_ends():
 
 
 def test_n_step_stops_at_steps_not_yet_written():
-    buffer = ReplayBuffer(8, MACHINE)
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
     buffer.add(obs([(0, 0)]), np.array([0]), np.array([1.0]), obs([(1, 0)], length=1), np.array([False]))
-    batch = buffer.sample(8, np.random.default_rng(2), n_step=3, gamma=0.5)
-    assert batch["reward"].tolist() == [1.0] * 8
-    assert batch["discount"].tolist() == [0.5] * 8  # bootstrap after one step
-    assert not batch["terminated"].any()
+    batch = uniform(buffer, n_step=3, gamma=0.5).sample(8, np.random.default_rng(2))
+    assert batch.reward.tolist() == [1.0] * 8
+    assert batch.discount.tolist() == [0.5] * 8  # bootstrap after one step
+    assert not batch.terminated.any()
 
 
-def test_n_step_follows_each_copy_with_the_stride_of_the_batch():
-    buffer = ReplayBuffer(16, MACHINE)
+def test_n_step_follows_each_copy_with_the_buffers_num_envs():
+    buffer = ReplayBuffer(16, MACHINE, num_envs=2)
     # Two copies per step: copy 0 earns 1 then 10, copy 1 earns 100 then 1000.
     buffer.add(obs([(0, 0), (0, 0)]), np.array([0, 1]), np.array([1.0, 100.0]), obs([(1, 0), (2, 0)], length=1),
                np.array([False, False]))
     buffer.add(obs([(1, 0), (2, 0)], length=1), np.array([2, 3]), np.array([10.0, 1000.0]),
                obs([(1, 1), (2, 2)], length=2), np.array([True, True]))
-    batch = buffer.sample(64, np.random.default_rng(3), n_step=2, gamma=1.0, stride=2)
-    sums = {int(a): float(r) for a, r in zip(batch["action"], batch["reward"], strict=True)}
+    batch = uniform(buffer, n_step=2, gamma=1.0).sample(64, np.random.default_rng(3))
+    sums = {int(a): float(r) for a, r in zip(batch.action, batch.reward, strict=True)}
     assert sums == {0: 11.0, 1: 1100.0, 2: 10.0, 3: 1000.0}
 
 
-def test_relabelled_targets_are_registers_the_episode_reached_and_rewards_follow_them():
-    buffer = ReplayBuffer(8, MACHINE)
+def test_hindsight_step_rewards_are_the_runs_reward_for_the_given_target_times_the_scale():
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
+    fill_one_episode(buffer, [0.0, 0.0], [(3, 0), (3, 2)])
+    hindsight = Hindsight(Specific_register_values(circular=False, positive=True, cumulative=True), 0.5, 1.0)
+    target = np.array([[3, 3], [3, 3]])
+    # Row 0: D((0,0)) − D((3,0)) = 6 − 3 = 3; row 1: D((3,0)) − D((3,2)) = 3 − 1 = 2; times 0.5.
+    assert hindsight.step_rewards(buffer, np.array([0, 1]), target).tolist() == [1.5, 1.0]
+    circular = Hindsight(Specific_register_values(circular=True, positive=True, cumulative=True), 1.0, 1.0)
+    # Circular distance to 255: from 0 it is 1 per register, from 3 it is 4.
+    assert circular.step_rewards(buffer, np.array([0]), np.array([[255, 255]])).tolist() == [2 - 5]
+
+
+def test_hindsight_relabels_its_fraction_with_a_goal_reached_at_this_or_a_later_step():
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
     reached = [(1, 0), (1, 1), (2, 1)]
     fill_one_episode(buffer, [0.0, 0.0, 0.0], reached)
+    rows = np.array([0, 1, 2] * 100)
+    targets = Hindsight(NEGATIVE_DISTANCE_AFTER, 1.0, 1.0).relabel(buffer, buffer.following_steps(rows),
+                                                                   np.random.default_rng(5))
+    for row, target in zip(rows, targets, strict=True):
+        assert tuple(target) in reached[row:]
+    assert {tuple(t) for t in targets[rows == 0]} == set(reached)
+    none = Hindsight(NEGATIVE_DISTANCE_AFTER, 1.0, 0.0).relabel(buffer, buffer.following_steps(rows),
+                                                                np.random.default_rng(5))
+    assert none.tolist() == [[9, 9]] * len(rows)  # the stored target
+    half = Hindsight(NEGATIVE_DISTANCE_AFTER, 1.0, 0.5).relabel(buffer, buffer.following_steps(rows),
+                                                                np.random.default_rng(5))
+    assert (half != 9).any(axis=1).mean() == pytest.approx(0.5, abs=0.1)
 
-    def negative_distance_after(registers, next_registers, target, terminated, unused):
-        return -np.abs(next_registers.astype(int) - target.astype(int)).sum(axis=1).astype(np.float32)
 
-    batch = buffer.sample(200, np.random.default_rng(4), n_step=1, relabel_fraction=1.0,
-                          step_reward=negative_distance_after)
-    for action, target, reward in zip(batch["action"], batch["target"], batch["reward"], strict=True):
+def test_relabelled_targets_are_registers_the_episode_reached_and_rewards_follow_them():
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
+    reached = [(1, 0), (1, 1), (2, 1)]
+    fill_one_episode(buffer, [0.0, 0.0, 0.0], reached)
+    hindsight = Hindsight(NEGATIVE_DISTANCE_AFTER, 1.0, 1.0)
+    batch = uniform(buffer, n_step=1, hindsight=hindsight).sample(200, np.random.default_rng(4))
+    for action, target, reward in zip(batch.action, batch.target, batch.reward, strict=True):
         assert tuple(target) in reached[action:]  # this step's result or a later one of the same episode
         assert reward == -np.abs(np.array(reached[action]) - target).sum()
-    assert {tuple(t) for t in batch["target"][batch["action"] == 0]} == set(reached)
+    assert {tuple(t) for t in batch.target[batch.action == 0]} == set(reached)
 
 
 def test_state_round_trip_restores_contents():
-    buffer = ReplayBuffer(8, MACHINE)
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
     fill_one_episode(buffer, [1.0, 2.0], [(1, 0), (1, 1)])
-    copy = ReplayBuffer(8, MACHINE)
+    copy = ReplayBuffer(8, MACHINE, num_envs=1)
     copy.load_state(buffer.state())
     assert copy.size == 2 and copy.index == 2
     for name, array in buffer.arrays.items():
         assert np.array_equal(copy.arrays[name], array), name
 
 
+def test_a_buffer_state_saved_before_the_split_loads():
+    # The checkpoint format: index, size, and the filled part of every array (priority included) as tensors.
+    saved = {"index": 2, "size": 2, "arrays": {
+        "program": torch.tensor([[EMPTY] * 3, [0, EMPTY, EMPTY]], dtype=torch.int16),
+        "registers": torch.tensor([[0, 0], [1, 0]], dtype=torch.uint8),
+        "target": torch.tensor([[9, 9], [9, 9]], dtype=torch.uint8),
+        "next_program": torch.tensor([[0, EMPTY, EMPTY], [0, 0, EMPTY]], dtype=torch.int16),
+        "next_registers": torch.tensor([[1, 0], [1, 1]], dtype=torch.uint8),
+        "action": torch.tensor([0, 1]), "reward": torch.tensor([1.0, 2.0]),
+        "terminated": torch.tensor([False, True]), "priority": torch.tensor([0.5, 2.5], dtype=torch.float64)}}
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
+    buffer.load_state(saved)
+    assert (buffer.index, buffer.size, buffer.max_priority) == (2, 2, 2.5)
+    assert buffer.arrays["priority"][:2].tolist() == [0.5, 2.5]
+    assert buffer.arrays["next_registers"][:2].tolist() == [[1, 0], [1, 1]]
+    batch = uniform(buffer, n_step=2, gamma=0.5).sample(32, np.random.default_rng(0))
+    assert {int(a): float(r) for a, r in zip(batch.action, batch.reward, strict=True)} == {0: 2.0, 1: 2.0}
+    state = buffer.state()  # ... and is saved again in the same format
+    assert state.keys() == saved.keys() and state["arrays"].keys() == saved["arrays"].keys()
+    assert all(state["arrays"][name].equal(array) for name, array in saved["arrays"].items())
+
+
 @pytest.mark.parametrize("fraction", [0.0, 0.5])
 def test_sample_shapes(fraction):
-    buffer = ReplayBuffer(8, MACHINE)
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
     fill_one_episode(buffer, [1.0, 2.0], [(1, 0), (1, 1)])
-    batch = buffer.sample(5, np.random.default_rng(0), relabel_fraction=fraction,
-                          step_reward=lambda *args: np.zeros(5, dtype=np.float32))
-    assert batch["program"].shape == (5, 3) and batch["target"].shape == (5, 2)
+    hindsight = Hindsight(NEGATIVE_DISTANCE_AFTER, 1.0, fraction) if fraction else None
+    batch = uniform(buffer, hindsight=hindsight).sample(5, np.random.default_rng(0))
+    assert batch.program.shape == (5, 3) and batch.target.shape == (5, 2)
+    assert all(len(field) == 5 for field in batch)
+
+
+def test_uniform_sampler_draws_every_row_alike_and_weighs_it_one():
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
+    fill_one_episode(buffer, [1.0, 2.0, 3.0], [(1, 0), (1, 1), (2, 1)])
+    rows, weight = UniformSampler(buffer).draw(30000, np.random.default_rng(0))
+    assert np.bincount(rows, minlength=3) / 30000 == pytest.approx([1 / 3] * 3, abs=0.01)
+    assert weight.tolist() == [1.0] * 30000
 
 
 def test_uniform_sampling_weighs_every_row_one():
-    buffer = ReplayBuffer(8, MACHINE)
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
     fill_one_episode(buffer, [1.0, 2.0, 3.0], [(1, 0), (1, 1), (2, 1)])
-    batch = buffer.sample(16, np.random.default_rng(0))
-    assert batch["weight"].tolist() == [1.0] * 16
+    batch = uniform(buffer).sample(16, np.random.default_rng(0))
+    assert batch.weight.tolist() == [1.0] * 16
+
+
+def test_prioritized_sampler_by_hand():
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
+    fill_one_episode(buffer, [1.0, 2.0], [(1, 0), (1, 1)])
+    sampler = PrioritizedSampler(buffer, alpha=0.5, beta=1.0)
+    sampler.update_priorities(np.array([0, 1]), np.array([3.99, -0.99]))  # priorities 4 and 1
+    # priority^0.5 = 2 and 1: P = 2/3 and 1/3, so a uniform draw u picks row 0 when 3u < 2;
+    # weights (N·P)^−1 = 3/4 and 3/2, over the largest: 1/2 and 1.
+    rows, weight = sampler.draw(1000, np.random.default_rng(7))
+    assert rows.tolist() == (np.random.default_rng(7).random(1000) * 3 >= 2).astype(int).tolist()
+    assert weight[rows == 0].tolist() == [0.5] * int((rows == 0).sum())
+    assert weight[rows == 1].tolist() == [1.0] * int((rows == 1).sum())
+    assert buffer.max_priority == pytest.approx(4.0)
 
 
 def test_prioritized_sampling_follows_the_priorities_and_corrects_with_weights():
-    buffer = ReplayBuffer(8, MACHINE)
+    buffer = ReplayBuffer(8, MACHINE, num_envs=1)
     fill_one_episode(buffer, [1.0, 2.0, 3.0], [(1, 0), (1, 1), (2, 1)])
+    sampler = PrioritizedSampler(buffer, alpha=1.0, beta=1.0)
     assert buffer.arrays["priority"][:3].tolist() == [1.0, 1.0, 1.0]  # new rows: the largest priority so far
-    buffer.update_priorities(np.array([0, 1, 2]), np.array([0.99, -0.09, 0.0]))  # priority = |δ| + 0.01
+    sampler.update_priorities(np.array([0, 1, 2]), np.array([0.99, -0.09, 0.0]))  # priority = |δ| + 0.01
     assert buffer.arrays["priority"][:3] == pytest.approx([1.0, 0.1, 0.01])
-    batch = buffer.sample(20000, np.random.default_rng(0), priority_alpha=1.0, priority_beta=1.0)
-    counts = np.bincount(batch["rows"], minlength=3) / 20000
+    batch = Replay(buffer, sampler).sample(20000, np.random.default_rng(0))
+    counts = np.bincount(batch.rows, minlength=3) / 20000
     assert counts == pytest.approx([1.0 / 1.11, 0.1 / 1.11, 0.01 / 1.11], abs=0.01)
     # Importance weights (N·P)^−β, normalised by the largest: the rarest row weighs 1.
-    by_row = {int(r): float(w) for r, w in zip(batch["rows"], batch["weight"], strict=True)}
+    by_row = {int(r): float(w) for r, w in zip(batch.rows, batch.weight, strict=True)}
     assert by_row[2] == pytest.approx(1.0) and by_row[0] == pytest.approx(0.01, rel=1e-5)
-    assert batch["reward"][batch["rows"] == 2].tolist() == [3.0] * int((batch["rows"] == 2).sum())
+    assert batch.reward[batch.rows == 2].tolist() == [3.0] * int((batch.rows == 2).sum())
     # A newly added row gets the largest priority seen so far, so it is drawn soon.
-    buffer.update_priorities(np.array([1]), np.array([2.99]))
+    sampler.update_priorities(np.array([1]), np.array([2.99]))
     buffer.add(obs([(0, 0)]), np.array([0]), np.array([0.0], dtype=np.float32), obs([(0, 0)]), np.array([True]))
     assert buffer.arrays["priority"][3] == pytest.approx(3.0)
     # ... and a buffer restored from its state (--resume) goes on the same way.
-    restored = ReplayBuffer(8, MACHINE)
+    restored = ReplayBuffer(8, MACHINE, num_envs=1)
     restored.load_state(buffer.state())
     assert restored.max_priority == pytest.approx(3.0)
     assert restored.arrays["priority"][:4] == pytest.approx(buffer.arrays["priority"][:4])

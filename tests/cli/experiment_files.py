@@ -20,14 +20,14 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents.checkpoints import load_network
-from agents.config import Settings
-from agents.evaluation import evaluate
 from agents.networks import greedy_policy
-from environment import heldout_targets
+from environment import heldout_targets, make_reward
 from toycorewar import MachineConfig
 from toycorewar.assembly import parse_instruction
 from toycorewar.machine import execute
+from training.checkpoints import load_network
+from training.config import Settings
+from training.evaluation import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "main.py"
@@ -283,8 +283,8 @@ def assert_models(run_dir: Path, run: dict, config: dict, logs: dict[int, Evalua
         rebuilt = network.state_dict()
         assert rebuilt.keys() == checkpoint["network"].keys()
         assert all(torch.equal(rebuilt[k], checkpoint["network"][k]) for k in rebuilt)
-        replay = evaluate(greedy_policy(network), machine_of(config), run["reward_func"], run["reward_settings"],
-                          targets, inits)
+        reward = make_reward(run["reward_func"], run["reward_settings"])
+        replay = evaluate(greedy_policy(network), machine_of(config), reward, targets, inits)
         if which == "last":
             assert checkpoint["episode"] == max(logs)
             assert [t.instructions for t in replay.tasks] == programs(logs[max(logs)])

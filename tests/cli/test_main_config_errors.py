@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from experiment_files import assert_one_line_error, run_main, tiny_config, tiny_run, write_inputs
 
-from agents.config import ConfigError, load_config, load_training
+from training.config import ConfigError, load_config, load_training
 
 
 def runs() -> list[dict]:

@@ -23,7 +23,7 @@ from experiment_files import (
 )
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents.checkpoints import load_network
+from training.checkpoints import load_network
 
 TARGETS = [[0, 10, 30, 250]]
 

@@ -1,6 +1,9 @@
-"""Reward arithmetic of `Specific_register_values` (SPEC §4), worked by hand."""
+"""Reward arithmetic of `Specific_register_values` (README, The environment: Rewards), worked by hand,
+and the same arithmetic on torch tensors (the known-reward network's)."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -123,6 +126,40 @@ def test_distance_is_computed_per_copy_over_the_last_axis():
     reward = Specific_register_values(circular=True)
     registers = np.array([[250, 0, 0, 0], [0, 0, 0, 0]])
     assert reward.distance(registers, np.zeros(4, dtype=np.int64)).tolist() == [6, 0]
+
+
+@pytest.mark.parametrize("settings", [dict(zip(("circular", "positive", "cumulative"), flags, strict=True))
+                                      for flags in itertools.product((False, True), repeat=3)])
+def test_tensors_get_the_numbers_numpy_gets(settings):
+    # One arithmetic for both libraries: numpy keeps the environment's dtypes, tensors stay tensors.
+    torch = pytest.importorskip("torch")
+    reward = make_reward("Specific_register_values", settings)
+    rng = np.random.default_rng(0)
+    registers, target = rng.integers(0, 256, size=(64, 4)), rng.integers(0, 256, size=(64, 4))
+    registers[:4] = target[:4] + np.array([[128], [129], [127], [-128]])  # gaps about half the circle
+    registers %= 256
+    per_register = reward.register_distance(registers, target)
+    assert per_register.dtype == np.int64
+    assert torch.equal(reward.register_distance(torch.as_tensor(registers), torch.as_tensor(target)),
+                       torch.as_tensor(per_register))
+    distance = reward.distance(registers, target)
+    assert distance.dtype == np.int64 and distance.tolist() == per_register.sum(axis=1).tolist()
+    tensor_distance = reward.distance(torch.as_tensor(registers), torch.as_tensor(target))
+    assert isinstance(tensor_distance, torch.Tensor) and tensor_distance.tolist() == distance.tolist()
+    before, after = distance, np.roll(distance, 1)
+    done, unused = rng.random(64) < 0.5, rng.integers(0, 5, size=64)
+    rewards = reward.step_reward(before, after, done, unused)
+    assert rewards.dtype == np.float64
+    tensor_rewards = reward.step_reward(*(torch.as_tensor(x) for x in (before, after, done, unused)))
+    assert isinstance(tensor_rewards, torch.Tensor) and tensor_rewards.double().tolist() == rewards.tolist()
+
+
+def test_circular_register_distance_is_the_shorter_way_round():
+    reward = Specific_register_values(circular=True)
+    gaps = np.arange(256)
+    shorter = np.minimum(gaps, 256 - gaps)
+    assert reward.register_distance(gaps, np.zeros(256, dtype=np.int64)).tolist() == shorter.tolist()
+    assert Specific_register_values(circular=False).register_distance(gaps, 0).tolist() == gaps.tolist()
 
 
 def test_make_reward_passes_the_settings():

@@ -7,7 +7,7 @@ from environment import ScheduledTasks, TaskSchedule, schedule_from_spec
 from environment.tasks import heldout_solvable_targets
 from toycorewar import MachineConfig
 from toycorewar.actions import encode_registers
-from toycorewar.synthesizer import Synthesizer
+from synthesis.exact import Synthesizer
 
 MACHINE = MachineConfig()
 

@@ -1,0 +1,79 @@
+"""What an agent is given by the run harness, and what it gives back.
+
+An agent knows nothing of files, logs or evaluation: it receives an `AgentSetup` (its parameters,
+the machine, the task source, the reward, the seed and the device), trains until `Progress.done`,
+telling `Progress.update` how many episodes have ended, and offers its network, its greedy policy
+and its state as plain tensors (the harness saves and restores them; README, "Outputs").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from environment import ToyCorewarVectorEnv
+from environment.rewards import Specific_register_values
+from environment.tasks import TaskSource
+from toycorewar import MachineConfig
+
+
+@dataclass(frozen=True)
+class AgentSetup:
+    """Everything an agent needs to train one run, decided once by the harness."""
+
+    params: Any  # the preset's parameters: an instance of a class of agents/parameters.py
+    machine: MachineConfig
+    tasks: TaskSource
+    reward: Specific_register_values
+    episodes: int  # the run's budget (epsilon_decay_steps may be a fraction of it)
+    seed: int = 0
+    device: torch.device = torch.device("cpu")
+
+    def make_env(self, num_envs: int) -> ToyCorewarVectorEnv:
+        """The batched environment of this run, SameStep autoreset (a finished copy restarts at once)."""
+        m = self.machine
+        return ToyCorewarVectorEnv(num_envs, max_length=m.max_length, num_registers=m.num_registers,
+                                   n_vals=m.n_vals, reward_func=self.reward.name, autoreset_mode="SameStep",
+                                   tasks=self.tasks, **self.reward.settings)
+
+
+class Progress(Protocol):
+    """The harness's side of a training loop: how far the run is, and whether it must stop."""
+
+    @property
+    def episode(self) -> int: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    def update(self, episodes_done: int, **scalars: float) -> None:
+        """`episodes_done` episodes have ended in all; `scalars` (loss, exploration_rate) are logged."""
+
+
+class Agent(Protocol):
+    agent_name: str
+    network: torch.nn.Module
+
+    def train(self, progress: Progress) -> None: ...
+    def greedy_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray: ...
+    def model_payload(self) -> dict[str, Any]: ...
+    def training_state(self) -> dict[str, Any]: ...
+    def load_training_state(self, state: dict[str, Any]) -> None: ...
+
+
+def network_payload(spec: dict[str, Any], network: torch.nn.Module) -> dict[str, Any]:
+    """A model file's content: the spec that rebuilds the network, and its weights on the CPU."""
+    return {"network_spec": spec, "network": {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}}
+
+
+def rng_state(rng: np.random.Generator) -> dict:
+    return rng.bit_generator.state
+
+
+def restore_rng(state: dict) -> np.random.Generator:
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state
+    return rng

@@ -1,0 +1,93 @@
+"""The parameters of each agent's preset (`presets.NAME.parameters` in config.json): one class per
+agent, validated strictly, with every default in one place. README's parameter table is checked
+against these classes by tests/training/test_parameter_table.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+
+
+class NetworkParameters(Model):
+    """What every agent's network and optimiser take."""
+
+    ignored: ClassVar[frozenset[str]] = frozenset()  # keys accepted for compatibility that change nothing
+
+    h_size: PositiveInt = 64
+    middle_size: PositiveInt = 128
+    lstm_layers: PositiveInt = 1
+    # Width of the registers-and-target reader (its per-value vectors and MLP); null: h_size. The
+    # program's LSTM keeps h_size, so a small LSTM can sit beside a wide register reader.
+    register_size: PositiveInt | None = None
+    lr: Annotated[float, Field(gt=0)] = 1e-3
+    gamma: Annotated[float, Field(ge=0, le=1)] = 0.99
+    num_envs: PositiveInt = 32  # episodes played side by side on the batched environment
+    reward_scale: Annotated[float, Field(gt=0)] = 0.01  # rewards are multiplied by this for learning
+
+
+class DQNParameters(NetworkParameters):
+    learning_starts: NonNegativeInt = 0  # episodes before the first gradient step
+    learning_freq: PositiveInt = 4  # environment steps per gradient step
+    target_update_freq: PositiveInt = 1000  # environment steps between target-network copies
+    batch_size: PositiveInt = 128
+    replay_buffer_size: PositiveInt = 100_000
+    epsilon_decay_steps: Annotated[float, Field(ge=0)] | NonNegativeInt = 0.5
+    initial_epsilon: Annotated[float, Field(ge=0, le=1)] = 1.0
+    final_epsilon: Annotated[float, Field(ge=0, le=1)] = 0.05
+    n_step: PositiveInt = 1  # rewards summed before bootstrapping (1: classic DQN)
+    # Q(s, a) = r(s, a) + learned residual, with r computed exactly from the machine and the reward
+    # function (agents/networks.py KnownRewardQNetwork); false: the whole Q-value is learned.
+    known_rewards: bool = False
+    # Width of the action-effect term of the advantage (agents/networks.py DuelingQNetwork): each
+    # action's advantage also reads the value it writes and that value's gap to the target; 0: off.
+    effect_size: NonNegativeInt = 0
+    # Boltzmann exploration: when not exploring uniformly (probability ε), draw the action from
+    # softmax(Q / temperature) instead of taking the argmax; 0 is plain ε-greedy.
+    temperature: Annotated[float, Field(ge=0)] = 0.0
+    # Hindsight relabelling: this fraction of sampled transitions learn to reach a goal the episode reached.
+    relabel_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # Prioritized replay: transitions drawn with probability ∝ (|TD error| + 0.01)^priority_alpha
+    # (0: uniform), their loss weighted by (N·P)^−priority_beta to correct the bias.
+    priority_alpha: Annotated[float, Field(ge=0, le=1)] = 0.0
+    priority_beta: Annotated[float, Field(ge=0, le=1)] = 0.5
+
+    def decay_episodes(self, episodes: int) -> int:
+        """epsilon_decay_steps in episodes: a float is a fraction of the run's episodes, an int a count."""
+        if isinstance(self.epsilon_decay_steps, int):
+            return self.epsilon_decay_steps
+        return int(round(self.epsilon_decay_steps * episodes))
+
+
+class ACParameters(NetworkParameters):
+    entropy_coef: Annotated[float, Field(ge=0)] = 0.01
+    value_coef: Annotated[float, Field(ge=0)] = 0.5
+
+
+class PGParameters(NetworkParameters):
+    ignored: ClassVar[frozenset[str]] = frozenset({
+        "learning_starts", "learning_freq", "target_update_freq", "batch_size", "replay_buffer_size",
+        "epsilon_decay_steps", "initial_epsilon", "final_epsilon"})
+    entropy_coef: Annotated[float, Field(ge=0)] = 0.01
+    # Accepted and ignored, as the original project's PG preset carries the DQN keys; still typed, so
+    # that a malformed value is reported rather than silently kept.
+    learning_starts: NonNegativeInt | None = None
+    learning_freq: PositiveInt | None = None
+    target_update_freq: PositiveInt | None = None
+    batch_size: PositiveInt | None = None
+    replay_buffer_size: PositiveInt | None = None
+    epsilon_decay_steps: Annotated[float, Field(ge=0)] | NonNegativeInt | None = None
+    initial_epsilon: Annotated[float, Field(ge=0, le=1)] | None = None
+    final_epsilon: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+PARAMETERS = {"DQN_Agent": DQNParameters, "AC_Agent": ACParameters, "PG_Agent": PGParameters}

@@ -1,0 +1,201 @@
+"""`config.json` and `training.json`: parsed and validated once into frozen objects (SPEC §7).
+
+Every error is a `ConfigError` whose message is one line naming the file, the run id where there is
+one, the field and what was expected. Nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from agents.parameters import PARAMETERS, Model, NonNegativeInt, PositiveInt
+from environment.rewards import make_reward
+from environment.tasks import schedule_from_spec
+from toycorewar import MachineConfig
+from training.files import ConfigError, folder_name_problem, read_json
+
+
+class ToyCorewarSettings(Model):
+    NUM_ACTIONS: PositiveInt = 225
+    NUM_REGISTERS: PositiveInt = 4
+    MAX_LENGTH: PositiveInt = 5
+    N_INSTRUCTIONS: Literal[4] = 4
+    N_VARS: Literal[3] = 3
+    N_VALS: Annotated[int, Field(ge=1, le=256)] = 20
+    N_TARGETS: PositiveInt = 4
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ToyCorewarSettings:
+        expected = self.machine.num_actions
+        if self.NUM_ACTIONS != expected:
+            raise ValueError(f"NUM_ACTIONS is {self.NUM_ACTIONS} but NUM_REGISTERS={self.NUM_REGISTERS} and "
+                             f"N_VALS={self.N_VALS} give R·V + R² + 2·R³ + 1 = {expected}")
+        if self.N_TARGETS != self.NUM_REGISTERS:
+            raise ValueError(f"N_TARGETS ({self.N_TARGETS}) must equal NUM_REGISTERS ({self.NUM_REGISTERS}): "
+                             "a target holds one value per register")
+        return self
+
+    @property
+    def machine(self) -> MachineConfig:
+        return MachineConfig(self.NUM_REGISTERS, self.N_VALS, self.MAX_LENGTH)
+
+
+class Settings(Model):
+    DEVICE: Literal["cpu", "cuda", "auto"] = "cpu"
+    ASSESS_FREQ: PositiveInt = 200
+    LOG_FREQ: PositiveInt = 1000
+    SAVE_FREQ: NonNegativeInt = 1000
+    PERF_MRY: PositiveInt = 100
+    EVAL_TARGETS: PositiveInt = 100  # held-out random targets evaluated when a run's targets are null
+    EVAL_SEED: NonNegativeInt = 100
+    toy_corewar: ToyCorewarSettings = ToyCorewarSettings()
+
+
+class Preset(Model):
+    agent: Literal["DQN_Agent", "AC_Agent", "PG_Agent"]
+    # Checked against the agent's own parameter class (PARAMETERS) by parse_config.
+    parameters: Any = {}
+
+
+class Config(Model):
+    settings: Settings = Settings()
+    presets: dict[str, Preset]
+
+    @property
+    def machine(self) -> MachineConfig:
+        return self.settings.toy_corewar.machine
+
+    def to_json(self) -> dict:
+        """The effective configuration, in the shape of config.json."""
+        return {"settings": self.settings.model_dump(),
+                "presets": {name: {"agent": p.agent, "parameters": p.parameters.model_dump(
+                    exclude={k for k, v in p.parameters.model_dump().items() if v is None})}
+                    for name, p in self.presets.items()}}
+
+
+class Run(Model):
+    """One run of training.json."""
+
+    id: int | str
+    algo: str
+    episodes: PositiveInt
+    reward_func: str = "Specific_register_values"
+    reward_settings: dict[str, bool] = {}
+    targets: dict[str, Any] | None = None
+    reg_inits: dict[str, Any] | None = None
+    seed: NonNegativeInt | None = None
+    search_budget: NonNegativeInt = 0  # evaluation by guided tree search with this many expansions (0: greedy)
+
+    @field_validator("id")
+    @classmethod
+    def _names_a_folder(cls, value: int | str) -> int | str:
+        problem = folder_name_problem(value, "run id") if isinstance(value, str) else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @property
+    def folder(self) -> str:
+        return str(self.id)
+
+
+def _location(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location, message = _location(first["loc"]), first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key (a typo?)"
+    elif first["type"] not in ("missing", "value_error") and _jsonable(first.get("input")):
+        message += f", got {json.dumps(first['input'])}"
+    more = error.error_count() - 1
+    return f"{location}: {message}" + (f" (and {more} more error{'s' * (more > 1)})" if more else "")
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        return len(json.dumps(value)) < 80
+    except (TypeError, ValueError):
+        return False
+
+
+def parse_config(data: Any, source: str = "config.json") -> Config:
+    """Validate config data (already parsed from JSON)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected an object with 'settings' and 'presets', got {type(data).__name__}")
+    presets = data.get("presets")
+    if isinstance(presets, dict):
+        for name, preset in presets.items():
+            if isinstance(preset, dict) and preset.get("agent") in PARAMETERS:
+                params = preset.get("parameters", {})
+                try:
+                    PARAMETERS[preset["agent"]].model_validate(params)
+                except ValidationError as error:
+                    raise ConfigError(f"{source}: presets.{name}.parameters.{_describe(error)}") from None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {_describe(error)}") from None
+    fixed = {name: Preset.model_construct(agent=p.agent, parameters=PARAMETERS[p.agent].model_validate(
+        data["presets"][name].get("parameters", {}))) for name, p in config.presets.items()}
+    return Config.model_construct(settings=config.settings, presets=fixed)
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    return parse_config(read_json(path), str(path))
+
+
+def parse_training(data: Any, config: Config, source: str = "training.json") -> list[Run]:
+    """Validate the runs of a training file against `config` (preset names, task shapes)."""
+    if not isinstance(data, list) or not data:
+        raise ConfigError(f"{source}: expected a non-empty list of runs")
+    runs: list[Run] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(data):
+        label = f"run {raw.get('id')!r}" if isinstance(raw, dict) and "id" in raw else f"run #{index + 1}"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: {label}: expected an object, got {type(raw).__name__}")
+        try:
+            run = Run.model_validate(raw)
+        except ValidationError as error:
+            raise ConfigError(f"{source}: {label}: {_describe(error)}") from None
+        if run.folder in seen:
+            raise ConfigError(f"{source}: {label}: id: duplicate run id {run.id!r}")
+        seen.add(run.folder)
+        if run.algo not in config.presets:
+            raise ConfigError(f"{source}: {label}: algo: unknown preset '{run.algo}', expected one of "
+                              f"{', '.join(config.presets)}")
+        for field in ("reward_func", "reward_settings", "targets", "reg_inits"):
+            try:
+                _check_run_field(run, field, config.machine)
+            except (ValueError, TypeError) as error:
+                text = str(error)
+                prefix = "" if text.startswith(field) else f"{field}: "
+                raise ConfigError(f"{source}: {label}: {prefix}{text}") from None
+        runs.append(run)
+    return runs
+
+
+def _check_run_field(run: Run, field: str, machine: MachineConfig) -> None:
+    """Build what `field` describes once, so that a bad value is found before any run starts."""
+    if field == "reward_func":
+        make_reward(run.reward_func)
+    elif field == "reward_settings":
+        make_reward(run.reward_func, run.reward_settings)
+    else:
+        null = "random" if field == "targets" else "zeros"
+        schedule_from_spec(getattr(run, field), field, machine.num_registers, run.episodes,
+                           np.random.default_rng(0), null, machine)
+
+
+def load_training(path: str | Path, config: Config) -> list[Run]:
+    path = Path(path)
+    return parse_training(read_json(path), config, str(path))

@@ -1,0 +1,88 @@
+"""A run's context: its validated run and configuration, its folders, its seed, the device it trains
+on, the tasks it trains on and the held-out tasks it is evaluated on. Built once per run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.base import AgentSetup
+from environment import ScheduledTasks, TaskSchedule, heldout_targets, make_reward, schedule_from_spec
+from environment.rewards import Specific_register_values
+from environment.tasks import heldout_solvable_targets
+from toycorewar import MachineConfig
+from training.config import Config, Run
+
+
+def select_device(name: str) -> torch.device:
+    """The torch device of DEVICE (cpu, cuda or auto); cuda without a CUDA device is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("DEVICE is 'cuda' but no CUDA device is available (use 'cpu' or 'auto')")
+    return torch.device(name)
+
+
+@dataclass
+class RunContext:
+    """Everything the harness knows about a run, decided once from the validated files: the device is
+    chosen here and used by training, evaluation and search alike."""
+
+    run: Run
+    config: Config
+    run_dir: Path
+    tensorboard_dir: Path
+    seed: int = 0
+    quiet: bool = True
+    position: int = 0
+    resume: bool = False
+    machine: MachineConfig = field(init=False)
+    device: torch.device = field(init=False)
+    reward: Specific_register_values = field(init=False)
+    tasks: ScheduledTasks = field(init=False)
+    eval_targets: np.ndarray = field(init=False)
+    eval_reg_inits: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.machine = self.config.machine
+        self.device = select_device(self.config.settings.DEVICE)
+        self.reward = make_reward(self.run.reward_func, self.run.reward_settings)
+        r, episodes = self.machine.num_registers, self.run.episodes
+        seeds = np.random.SeedSequence(self.seed).spawn(2)
+        targets = schedule_from_spec(self.run.targets, "targets", r, episodes, np.random.default_rng(seeds[0]),
+                                     "random", self.machine)
+        reg_inits = schedule_from_spec(self.run.reg_inits, "reg_inits", r, episodes,
+                                       np.random.default_rng(seeds[1]), "zeros", self.machine)
+        settings = self.config.settings
+        eval_inits = reg_inits.distinct_values()
+        if eval_inits is None:  # random initial registers: held out too, from the next seed
+            eval_inits = heldout_targets(settings.EVAL_TARGETS, r, settings.EVAL_SEED + 1)
+        if targets.kind == "solvable":
+            # Held-out solvable tasks, which training never draws: generalization is measured on them.
+            self.eval_targets, self.eval_reg_inits = heldout_solvable_targets(
+                settings.EVAL_TARGETS, targets.length, self.machine, eval_inits, settings.EVAL_SEED)
+            targets = TaskSchedule.solvable(targets.length, self.machine, excluded=self.eval_targets)
+        else:
+            eval_targets = targets.distinct_values()
+            if eval_targets is None:
+                eval_targets = heldout_targets(settings.EVAL_TARGETS, r, settings.EVAL_SEED)
+            pairs = [(t, i) for t in eval_targets for i in eval_inits]
+            self.eval_targets = np.array([p[0] for p in pairs], dtype=np.int64)
+            self.eval_reg_inits = np.array([p[1] for p in pairs], dtype=np.int64)
+        self.tasks = ScheduledTasks(targets, reg_inits)
+
+    @property
+    def params(self) -> Any:
+        return self.config.presets[self.run.algo].parameters
+
+    @property
+    def agent_name(self) -> str:
+        return self.config.presets[self.run.algo].agent
+
+    def agent_setup(self) -> AgentSetup:
+        return AgentSetup(self.params, self.machine, self.tasks, self.reward, self.run.episodes, self.seed,
+                          self.device)

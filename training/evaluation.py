@@ -1,0 +1,146 @@
+"""Evaluation of a policy on a set of tasks (greedy, or the programs guided search finds), and the
+`NNNNNNN_Evaluation` log files (README, "Outputs")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from environment import Specific_register_values, ToyCorewarVectorEnv
+from toycorewar import ActionTable, MachineConfig
+from training.files import write_atomic
+
+Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+@dataclass
+class TaskResult:
+    target: list[int]
+    reg_init: list[int]
+    instructions: list[str] = field(default_factory=list)
+    registers: list[list[int]] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    performance: int = 0
+
+    @property
+    def total_reward(self) -> float:
+        return float(sum(self.rewards))
+
+    @property
+    def solved(self) -> bool:
+        return self.performance == 0
+
+
+@dataclass
+class Evaluation:
+    episode: int
+    tasks: list[TaskResult]
+
+    @property
+    def mean_performance(self) -> float:
+        return float(np.mean([t.performance for t in self.tasks]))
+
+    @property
+    def mean_reward(self) -> float:
+        return float(np.mean([t.total_reward for t in self.tasks]))
+
+    @property
+    def solved_fraction(self) -> float:
+        return float(np.mean([t.solved for t in self.tasks]))
+
+
+def evaluate(policy: Policy, machine: MachineConfig, reward: Specific_register_values,
+             targets: np.ndarray, reg_inits: np.ndarray, episode: int = 0) -> Evaluation:
+    """Run `policy` (observations -> actions) greedily once on every (target, reg_init) pair, all at once."""
+    count = len(targets)
+    env = ToyCorewarVectorEnv(count, max_length=machine.max_length, num_registers=machine.num_registers,
+                              n_vals=machine.n_vals, reward_func=reward.name, autoreset_mode="SameStep",
+                              **reward.settings)
+    obs, _ = env.reset(seed=0, options={"target": targets, "reg_init": reg_inits})
+    results = [TaskResult(t.tolist(), r.tolist()) for t, r in zip(targets, reg_inits, strict=True)]
+    active = np.ones(count, dtype=bool)
+    while active.any():
+        actions = np.asarray(policy(obs))
+        obs, rewards, terminated, _, info = env.step(actions)
+        for i in np.flatnonzero(active):
+            results[i].instructions.append(str(env.table.instructions[actions[i]]))
+            results[i].registers.append(info["registers"][i].tolist())
+            results[i].rewards.append(float(rewards[i]))
+            if terminated[i]:
+                results[i].performance = int(info["performance"][i])
+        active &= ~terminated
+    return Evaluation(episode, results)
+
+
+def search_policy(network: torch.nn.Module, machine: MachineConfig, reward: Specific_register_values,
+                  targets: np.ndarray, reg_inits: np.ndarray, budget: int, reward_scale: float = 1.0,
+                  device: torch.device | str = "cpu") -> Policy:
+    """A policy for `evaluate` that writes, for each task, the program guided tree search finds with
+    `budget` expansions (then stop), or the greedy program when the search finds none."""
+    from agents.networks import greedy_policy, network_scorer
+    from synthesis.search import guided_search, plan_action
+    greedy = greedy_policy(network, device)
+    scorer = network_scorer(network, machine, device)  # the network's device, for the search as for greedy
+    plans = [guided_search(scorer, machine, reward, target.tolist(), reg_init.tolist(), budget, reward_scale).program
+             for target, reg_init in zip(targets, reg_inits, strict=True)]
+    table = ActionTable(machine)
+    step = {"index": 0}
+
+    def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
+        actions = greedy(obs)
+        k = step["index"]
+        for i, plan in enumerate(plans):
+            if plan is not None:
+                actions[i] = plan_action(table, plan, k)
+        step["index"] += 1
+        return actions
+
+    return policy
+
+
+def format_evaluation(evaluation: Evaluation, elapsed: float | None = None) -> str:
+    """The text of an evaluation log: each task's program with the registers and reward after each
+    instruction, its total reward and performance; then the means."""
+    lines = [f"Evaluation at episode {evaluation.episode}"]
+    if elapsed is not None:
+        lines.append(f"Elapsed time: {elapsed:.1f} s")
+    for number, task in enumerate(evaluation.tasks, start=1):
+        lines += ["", f"Task {number}: target {task.target}, initial registers {task.reg_init}"]
+        for instruction, registers, reward in zip(task.instructions, task.registers, task.rewards, strict=True):
+            lines.append(f"    {instruction:<18} registers {registers}  reward {reward:g}")
+        lines.append(f"    total reward {task.total_reward:g}, performance {task.performance}"
+                     f"{' (solved)' if task.solved else ''}")
+    lines += ["", f"Mean performance: {evaluation.mean_performance:g}",
+              f"Mean reward: {evaluation.mean_reward:g}",
+              f"Solved: {sum(t.solved for t in evaluation.tasks)}/{len(evaluation.tasks)}", ""]
+    return "\n".join(lines)
+
+
+def write_evaluation_log(folder: Path, evaluation: Evaluation, elapsed: float | None = None) -> Path:
+    path = folder / f"{evaluation.episode:07d}_Evaluation"
+    write_atomic(path, format_evaluation(evaluation, elapsed))
+    return path
+
+
+class Evaluator:
+    """Evaluates an agent on its run's evaluation tasks: greedily, or, with a search budget, with the
+    programs guided search finds (on the run's device)."""
+
+    def __init__(self, agent: Any, machine: MachineConfig, reward: Specific_register_values, targets: np.ndarray,
+                 reg_inits: np.ndarray, search_budget: int = 0, reward_scale: float = 1.0,
+                 device: torch.device | str = "cpu") -> None:
+        self.agent, self.machine, self.reward = agent, machine, reward
+        self.targets, self.reg_inits = targets, reg_inits
+        self.search_budget, self.reward_scale, self.device = search_budget, reward_scale, device
+
+    def __call__(self, episode: int) -> Evaluation:
+        policy: Policy = self.agent.greedy_actions
+        if self.search_budget:
+            policy = search_policy(self.agent.network, self.machine, self.reward, self.targets, self.reg_inits,
+                                   self.search_budget, self.reward_scale, self.device)
+        return evaluate(policy, self.machine, self.reward, self.targets, self.reg_inits, episode)

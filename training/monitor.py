@@ -1,0 +1,147 @@
+"""The coordinator of a run's harness: the agent's `Progress`. As the count of ended episodes moves,
+it asks the schedule what is due and has the pieces do it: the evaluator evaluates, the record keeps
+the curve, the best model and the first solve, the logger writes logs and TensorBoard, the
+checkpointer saves and restores (training/schedule.py, evaluation.py, records.py, logs.py,
+checkpoints.py; each testable alone)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+from agents.base import Agent
+from training.checkpoints import Checkpointer
+from training.context import RunContext
+from training.evaluation import Evaluation, Evaluator
+from training.logs import RunLogger
+from training.records import RunRecord
+from training.result import RunResult
+from training.schedule import EventSchedule
+
+
+@contextmanager
+def interrupt_deferred(active: bool = True) -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it (main thread only: elsewhere, or when
+    not `active`, the block runs as it is)."""
+    if (not active or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is None):  # None: a handler Python cannot put back
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received and callable(previous):
+        previous(signal.SIGINT, None)
+    elif received and previous == signal.SIG_DFL:
+        raise KeyboardInterrupt
+
+
+class Monitor:
+    """Evaluation every ASSESS_FREQ episodes, logs and TensorBoard points every LOG_FREQ, the best model
+    and the last checkpoint every SAVE_FREQ (and at the end), a progress bar."""
+
+    def __init__(self, ctx: RunContext, agent: Agent, stop_when_solved: bool = False) -> None:
+        self.ctx, self.agent, self.stop_when_solved = ctx, agent, stop_when_solved
+        settings = ctx.config.settings
+        self.schedule = EventSchedule(settings.ASSESS_FREQ, settings.LOG_FREQ, settings.SAVE_FREQ)
+        self.evaluator = Evaluator(agent, ctx.machine, ctx.reward, ctx.eval_targets, ctx.eval_reg_inits,
+                                   ctx.run.search_budget, ctx.params.reward_scale, ctx.device)
+        self.record = RunRecord(settings.PERF_MRY)
+        machine = ctx.machine
+        self.checkpointer = Checkpointer(ctx.run_dir / "models", agent, {
+            "reward_scale": ctx.params.reward_scale, "run": ctx.run.model_dump(),
+            "machine": {"num_registers": machine.num_registers, "n_vals": machine.n_vals,
+                        "max_length": machine.max_length}})
+        self.logger = RunLogger(ctx.run_dir, ctx.tensorboard_dir, ctx.run.episodes, f"run {ctx.run.id}",
+                                ctx.position, ctx.quiet)
+        self._episode = 0
+        self.elapsed_before = 0.0
+        self.started = time.perf_counter()
+
+    # -- Progress, for the agent's loop ---------------------------------------------------------------
+    @property
+    def episode(self) -> int:
+        return self._episode
+
+    @property
+    def done(self) -> bool:
+        solved = self.stop_when_solved and self.record.first_solve is not None
+        return solved or self._episode >= self.ctx.run.episodes
+
+    def update(self, episodes_done: int, **scalars: float) -> None:
+        """Tell the monitor how many episodes have ended; it evaluates, logs and saves when due."""
+        due = self.schedule.due(self._episode, episodes_done)
+        # Once the count passes a boundary its evaluation must be done: a checkpoint taken after an
+        # interrupted one would resume past it and its log would never be written.
+        with interrupt_deferred(bool(due)):
+            self.logger.advance(episodes_done - self._episode, **scalars)
+            self._episode = episodes_done
+            for boundary in due.evaluations:
+                self.assess(boundary, log=boundary in due.logged)
+            if due.save:
+                self.save()
+
+    # -- the run's start and end ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Evaluate at episode 0, or restore the state of `models/last` when resuming."""
+        if self.ctx.resume:
+            self.restore()
+            return
+        self.logger.configuration({"run": self.ctx.run.model_dump(), "config": self.ctx.config.to_json(),
+                                   "seed": self.ctx.seed})
+        self.assess(0, log=True)
+
+    def finish(self, interrupted: bool = False) -> None:
+        """Final evaluation and log (unless interrupted), best model and last checkpoint, close files."""
+        curve = self.record.curve
+        if not interrupted and (not curve or curve[-1][0] != self._episode):
+            self.assess(self._episode, log=True)
+        self.save()
+        self.logger.close()
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def assess(self, episode: int, log: bool) -> Evaluation:
+        evaluation = self.evaluator(episode)
+        record = self.record
+        record.observe(evaluation, self.agent.model_payload, self.elapsed())
+        self.logger.show(evaluation.mean_performance, record.best_performance)
+        if log:
+            self.logger.write(evaluation, self._episode, self.elapsed(), record.global_performance)
+        return evaluation
+
+    # -- checkpoints ----------------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write models/best (the best so far) and models/last (everything needed to resume)."""
+        record = self.record
+        best = None if record.best_payload is None else (record.best_payload, record.best_episode,
+                                                         record.best_performance)
+        state = {"episode": self._episode, **record.state(), "elapsed": self.elapsed(),
+                 "torch_rng": torch.get_rng_state(), "schedule": self.ctx.tasks.state()}
+        self.checkpointer.save(best, self._episode, record.last_performance, state)
+
+    def restore(self) -> None:
+        state = self.checkpointer.load_last()["monitor"]
+        self._episode = state["episode"]
+        self.record.restore(state)
+        self.elapsed_before = state["elapsed"]
+        torch.set_rng_state(state["torch_rng"])
+        self.ctx.tasks.restore(state["schedule"])
+        self.logger.resumed_at(self._episode)
+
+    def result(self, status: str = "finished") -> RunResult:
+        r = self.record
+        return RunResult(id=self.ctx.run.id, algo=self.ctx.run.algo, agent=self.ctx.agent_name, status=status,
+                         best_performance=r.best_performance, best_episode=r.best_episode,
+                         first_solve=r.first_solve, first_solve_seconds=r.first_solve_seconds,
+                         episodes=self._episode, seconds=self.elapsed(), program=r.first_solve_program,
+                         programs=r.first_solve_programs, curve=list(r.curve))
