@@ -31,7 +31,8 @@ class DQN_Agent:
         if p.known_rewards:
             self.spec = network_spec("known_reward_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
                                      p.register_size, effect_size=p.effect_size,
-                                     reward_settings=self.env.reward.settings, reward_scale=p.reward_scale)
+                                     reward_func=setup.reward.name, reward_settings=setup.reward.settings,
+                                     reward_scale=p.reward_scale)
         else:
             self.spec = network_spec("dueling_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
                                      p.register_size, effect_size=p.effect_size)

@@ -30,11 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.host import describe_machine  # noqa: E402
+from sweeps.sigopt_driver import Sweep, SweepResult, describe, experiment_definition, make_connection, run_sweep  # noqa: E402
+from sweeps.spaces import SearchSpace, Trial, best_trial, load_search_space  # noqa: E402
 from training.config import Config, load_config, load_training, parse_config  # noqa: E402
 from training.run import train_run  # noqa: E402
-from sweeps.spaces import SearchSpace, Trial, best_trial, load_search_space  # noqa: E402
-from sweeps.sigopt_driver import Sweep, SweepResult, describe, experiment_definition, make_connection, run_sweep  # noqa: E402
-from benchmarks.host import describe_machine  # noqa: E402
 
 METHODS = {"SigOpt-Lite optimizer": None, "random search": "random"}
 DEFAULT_PARAMETERS = ["lr", "gamma", "epsilon_decay_steps", "learning_freq"]

@@ -29,10 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.host import describe_machine  # noqa: E402
 from training.config import load_config, load_training  # noqa: E402
 from training.processes import run_in_processes  # noqa: E402
 from training.result import RunResult  # noqa: E402
-from benchmarks.host import describe_machine  # noqa: E402
 
 SINGLE_TARGET_IDS = ["1", "2", "3", "4", "5"]
 FOUR_TARGET_IDS = ("9", "10")

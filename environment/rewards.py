@@ -57,8 +57,9 @@ class Specific_register_values:
         """Distance of each register to its target, elementwise (integers)."""
         gap = abs(_integers(values) - _integers(target))
         if self.circular:
-            # min(gap, 256 − gap) with operators numpy and torch share: the far way round past 128.
-            gap = gap + (MODULUS - 2 * gap) * (gap > MODULUS // 2)
+            # min(gap, 256 − gap) for gaps in 0..255, in operators numpy and torch share: 128 − |128 − gap|.
+            half = MODULUS // 2
+            gap = half - abs(half - gap)
         return gap
 
     def distance(self, registers: Any, target: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Task schedules (SPEC §5): which target and which initial registers each episode uses.
+"""Task schedules (docs/reference.md §5): which target and which initial registers each episode uses.
 
 A schedule is data handed to the environment: at every (auto)reset the environment asks its task
 source for the targets and initial registers of the episodes that start, as arrays [count, R].
@@ -74,11 +74,6 @@ class TaskSchedule:
             targets[clash] = random_program_results(reg_inits[clash], self.length, rng, self.table)
         raise RuntimeError(f"random programs of {self.length} instructions keep reaching held-out targets only: "
                            "use a longer length or fewer EVAL_TARGETS")
-
-    @classmethod
-    def fixed(cls, values: Sequence, alternate_freq: int = 0, episodes: int = 1) -> TaskSchedule:
-        values = np.asarray(values, dtype=np.int64)
-        return cls("fixed", values.shape[-1], values, alternate_freq, episodes)
 
     def next(self, count: int, rng: np.random.Generator) -> np.ndarray:
         """The values of the next `count` episodes, advancing the schedule."""

@@ -1,4 +1,4 @@
-"""The action table: every instruction with its operands, and stop, numbered as SPEC §2 fixes.
+"""The action table: every instruction with its operands, and stop, numbered as docs/reference.md §2 fixes.
 
 Layout for R registers and V load values (registers numbered from 1):
 

@@ -1,4 +1,4 @@
-"""`config.json` and `training.json`: parsed and validated once into frozen objects (SPEC §7).
+"""`config.json` and `training.json`: parsed and validated once into frozen objects (docs/reference.md §7).
 
 Every error is a `ConfigError` whose message is one line naming the file, the run id where there is
 one, the field and what was expected. Nothing here is read at import time.

@@ -65,3 +65,4 @@ def test_a_run_stopping_at_its_first_solve_reports_every_target_s_program(tmp_pa
     assert resumed.status == "finished", resumed.traceback
     assert resumed.episodes >= run["episodes"] > result.episodes
     assert (resumed.first_solve, resumed.programs) == (0, result.programs)
+    assert resumed.first_solve_seconds == result.first_solve_seconds is not None  # kept across --resume

@@ -1,5 +1,5 @@
 """What the end-to-end tests of `python main.py` share: tiny input files, running the scripts as a user
-runs them, and readers of what they write (SPEC §7-8)."""
+runs them, and readers of what they write (docs/reference.md §7-8)."""
 
 from __future__ import annotations
 
@@ -200,11 +200,11 @@ def parse_evaluation(text: str) -> EvaluationLog:
 
 
 def circular_distance(registers_now: list[int], target: list[int]) -> int:
-    """D(registers) of SPEC §4 with circular=true."""
+    """D(registers) of docs/reference.md §4 with circular=true."""
     return sum(min(abs(x - t), 256 - abs(x - t)) for x, t in zip(registers_now, target, strict=True))
 
 
-# -- checks of a run's outputs (SPEC §8), shared by the tests that train -----------------------------------
+# -- checks of a run's outputs (docs/reference.md §8), shared by the tests that train ---
 def expected_evaluation_tasks(run: dict, config: dict) -> list[tuple[list[int], list[int]]]:
     """(target, initial registers) of every evaluation task: each fixed target with each fixed reg_init;
     null targets are the held-out random targets, null reg_inits zeros."""
@@ -294,7 +294,7 @@ def assert_models(run_dir: Path, run: dict, config: dict, logs: dict[int, Evalua
 
 
 def assert_tensorboard(tensorboard_dir: Path, agent: str, logs: dict[int, EvaluationLog]) -> None:
-    """The SPEC §8 scalars: evaluation points at the logged episodes with the logs' means; training
+    """The docs/reference.md §8 scalars: evaluation points at the logged episodes with the logs' means; training
     loss, episodes per second and (DQN) exploration rate."""
     accumulator = EventAccumulator(str(tensorboard_dir))
     accumulator.Reload()

@@ -1,5 +1,5 @@
 """Malformed configuration or training input: exit status 2, one line on stderr naming the file and the
-field, no traceback, nothing written (SPEC §7: every error is found before any run begins)."""
+field, no traceback, nothing written (docs/reference.md §7: every error is found before any run begins)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`python main.py NAME` on a tiny experiment of one DQN, one AC and one PG run: every output of SPEC §8."""
+"""`python main.py NAME` on a tiny DQN, AC and PG run: every output of docs/reference.md §8."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """An existing experiments/NAME is never overwritten without -f; -f replaces experiments/NAME and runs/NAME
-and nothing else (SPEC §8)."""
+and nothing else (docs/reference.md §8)."""
 
 from __future__ import annotations
 

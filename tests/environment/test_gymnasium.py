@@ -1,4 +1,4 @@
-"""ToyCorewar-v0 in the Gymnasium and Stable-Baselines3 ecosystems (SPEC §6)."""
+"""ToyCorewar-v0 in the Gymnasium and Stable-Baselines3 ecosystems (docs/reference.md §6)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Both environments agree, step by step, with a reference written here from SPEC §3-4.
+"""Both environments agree, step by step, with a reference written here from docs/reference.md §3-4.
 
 The reference runs each instruction on the plain-Python machine (`toycorewar.machine.execute`) and
-computes the reward from the words of SPEC §4, padding an early stop with real no-op steps, so it
+computes the reward from the words of docs/reference.md §4, padding an early stop with real no-op steps, so it
 shares no arithmetic with `environment.rewards`.
 """
 
@@ -52,7 +52,7 @@ class ReferenceStep:
 
 def reference_episode(episode: Episode, circular: bool, positive: bool,
                       cumulative: bool) -> tuple[list[ReferenceStep], int]:
-    """Every step of `episode` and its performance, from SPEC §3-4 and the plain-Python machine."""
+    """Every step of `episode` and its performance, from docs/reference.md §3-4 and the plain-Python machine."""
 
     def distance(registers: list[int]) -> int:
         gaps = [abs(x - t) for x, t in zip(registers, episode.target, strict=True)]

@@ -5,9 +5,9 @@ import pytest
 
 from environment import ScheduledTasks, TaskSchedule, schedule_from_spec
 from environment.tasks import heldout_solvable_targets
+from synthesis.exact import Synthesizer
 from toycorewar import MachineConfig
 from toycorewar.actions import encode_registers
-from synthesis.exact import Synthesizer
 
 MACHINE = MachineConfig()
 

@@ -1,4 +1,4 @@
-"""Task schedules (SPEC §5): which target and which initial registers each episode uses."""
+"""Task schedules (docs/reference.md §5): which target and which initial registers each episode uses."""
 
 from __future__ import annotations
 
@@ -16,8 +16,12 @@ def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def fixed(values: list, alternate_freq: int = 0, episodes: int = 1) -> TaskSchedule:
+    return TaskSchedule("fixed", 4, np.asarray(values), alternate_freq, episodes)
+
+
 def test_fixed_values_cycle_every_alternate_freq_episodes():
-    schedule = TaskSchedule.fixed([A, B, C], alternate_freq=2)
+    schedule = fixed([A, B, C], alternate_freq=2)
     assert schedule.next(7, rng()).tolist() == [A, A, B, B, C, C, A]
     # The schedule carries on where it stopped, however the episodes are asked for.
     assert schedule.next(1, rng()).tolist() == [A]
@@ -25,7 +29,7 @@ def test_fixed_values_cycle_every_alternate_freq_episodes():
 
 
 def test_alternate_freq_zero_gives_one_block_of_episodes_per_value():
-    schedule = TaskSchedule.fixed([A, B, C], alternate_freq=0, episodes=12)
+    schedule = fixed([A, B, C], alternate_freq=0, episodes=12)
     assert schedule.next(12, rng()).tolist() == [A] * 4 + [B] * 4 + [C] * 4
 
 
@@ -106,8 +110,8 @@ def test_heldout_targets_are_reproducible_from_seed_100():
 
 def test_vector_env_takes_scheduled_target_and_reg_init_at_every_autoreset():
     # Targets change every 2 episodes, initial registers every episode.
-    tasks = ScheduledTasks(TaskSchedule.fixed([A, B, C], alternate_freq=2),
-                           TaskSchedule.fixed([[9, 9, 9, 9], [8, 8, 8, 8]], alternate_freq=1))
+    tasks = ScheduledTasks(fixed([A, B, C], alternate_freq=2),
+                           fixed([[9, 9, 9, 9], [8, 8, 8, 8]], alternate_freq=1))
     env = ToyCorewarVectorEnv(num_envs=1, autoreset_mode="SameStep", tasks=tasks)
     observation, _ = env.reset(seed=0)
     seen = [(observation["target"][0].tolist(), observation["registers"][0].tolist())]
@@ -120,7 +124,7 @@ def test_vector_env_takes_scheduled_target_and_reg_init_at_every_autoreset():
 
 
 def test_vector_env_next_step_autoreset_takes_the_next_scheduled_target():
-    tasks = ScheduledTasks(TaskSchedule.fixed([A, B], alternate_freq=1), TaskSchedule("zeros", 4))
+    tasks = ScheduledTasks(fixed([A, B], alternate_freq=1), TaskSchedule("zeros", 4))
     env = ToyCorewarVectorEnv(num_envs=1, autoreset_mode="NextStep", tasks=tasks)
     observation, _ = env.reset(seed=0)
     targets = [observation["target"][0].tolist()]
@@ -134,10 +138,21 @@ def test_vector_env_next_step_autoreset_takes_the_next_scheduled_target():
 
 
 def test_vector_env_copies_started_together_take_successive_scheduled_targets():
-    tasks = ScheduledTasks(TaskSchedule.fixed([A, B, C], alternate_freq=1), TaskSchedule("zeros", 4))
+    tasks = ScheduledTasks(fixed([A, B, C], alternate_freq=1), TaskSchedule("zeros", 4))
     env = ToyCorewarVectorEnv(num_envs=3, autoreset_mode="SameStep", tasks=tasks)
     observation, _ = env.reset(seed=0)
     assert sorted(observation["target"].tolist()) == [A, B, C]
     observation, *_ = env.step(np.full(3, STOP))
     assert sorted(observation["target"].tolist()) == [A, B, C]
     assert observation["registers"].tolist() == [[0, 0, 0, 0]] * 3
+
+
+def test_scheduled_tasks_state_restores_where_both_schedules_were():
+    tasks = ScheduledTasks(fixed([A, B, C], alternate_freq=1), fixed([[9, 9, 9, 9], [8, 8, 8, 8]], alternate_freq=2))
+    tasks(5, rng())
+    state = tasks.state()
+    assert state == [5, 5]
+    expected = tasks(3, rng())
+    again = ScheduledTasks(fixed([A, B, C], alternate_freq=1), fixed([[9, 9, 9, 9], [8, 8, 8, 8]], alternate_freq=2))
+    again.restore(state)
+    assert [a.tolist() for a in again(3, rng())] == [e.tolist() for e in expected]

@@ -10,8 +10,8 @@ from sigopt.request_driver import DEFAULT_API_URL, RequestDriver
 from sigoptlite import LocalDriver
 from sweep_files import TOKEN
 
-from training.config import ConfigError
 from sweeps.sigopt_driver import make_connection
+from training.config import ConfigError
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ import pytest
 from sweep_files import ROOT, TINY_SPACE
 
 import parameter_search
-from training.config import PARAMETERS, ConfigError, load_config, load_training
 from sweeps.spaces import load_search_space
+from training.config import PARAMETERS, ConfigError, load_config, load_training
 
 
 def dqn_space(**ranges: dict | None) -> dict:

@@ -11,8 +11,8 @@ from experiment_files import assert_evaluation_logs, assert_tensorboard, evaluat
 from sweep_files import EPISODES, TINY_SPACE, TOKEN, read_table, tiny_runs
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from training.config import parse_config
 from sweeps.spaces import TRIAL_COLUMNS
+from training.config import parse_config
 
 PARAMETERS = ["lr", "lstm_layers", "learning_starts"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from sweep_files import tiny_config
 
-from training.config import parse_config
 from sweeps.spaces import (
     TRIAL_COLUMNS,
     Trial,
@@ -18,6 +17,7 @@ from sweeps.spaces import (
     read_trials,
     write_trials,
 )
+from training.config import parse_config
 
 
 def test_the_objective_is_the_mean_evaluation_performance_over_the_run():

@@ -157,6 +157,30 @@ def test_search_policy_writes_the_programs_guided_search_finds():
     assert [t.solved for t in evaluation.tasks][:2] == [True, True] and not evaluation.tasks[2].solved
 
 
+class DeviceRecorder(torch.nn.Module):
+    """Q-values of zero (on the CPU), recording the device of every input it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.devices: set[torch.device] = set()
+
+    def forward(self, program, registers, target):
+        self.devices |= {program.device, registers.device, target.device}
+        return torch.zeros(len(program), MACHINE.num_actions)
+
+
+def test_the_search_and_search_policy_feed_the_network_on_the_device_they_are_given():
+    # "meta" stands in for a GPU: a CPU tensor reaching the network would show up as device cpu.
+    network, meta = DeviceRecorder(), torch.device("meta")
+    guided_search(network_scorer(network, MACHINE, meta), MACHINE, make_reward("Specific_register_values"),
+                  [0, 5, 10, 25], budget=20)
+    targets = np.array([[0, 0, 0, 7]])
+    search_policy(network, MACHINE, make_reward("Specific_register_values"), targets, np.zeros_like(targets),
+                  budget=5, device=meta)(
+        {"program": np.full((1, 5), 225), "registers": np.zeros((1, 4)), "target": targets})
+    assert network.devices == {meta}
+
+
 def test_the_search_needs_no_agent_and_the_environment_no_torch():
     code = ("import sys, synthesis.search, environment; "
             "assert not [m for m in sys.modules if m == 'torch' or m.startswith('agents')], 'imported'")

@@ -1,4 +1,4 @@
-"""The action table: count, layout and decoding of SPEC §2, encoding back, and the batched executor."""
+"""The action table: count, layout and decoding of docs/reference.md §2, encoding back, and the batched executor."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ CONFIGS = [MachineConfig(), MachineConfig(2, 3), MachineConfig(3, 5), MachineCon
 
 
 def spec_decode(action: int, r: int, v: int) -> Instruction:
-    """SPEC §2's table, written out block by block (independent of the package's code)."""
+    """docs/reference.md §2's table, written out block by block (independent of the package's code)."""
     blocks = [("ld", r * v), ("st", r * r), ("add", r**3), ("sub", r**3), ("stop", 1)]
     start = 0
     for op, size in blocks:

@@ -1,4 +1,4 @@
-"""Assembly text: parsing, printing back, and errors that name the file's own line (SPEC §1)."""
+"""Assembly text: parsing, printing back, and errors that name the file's own line (docs/reference.md §1)."""
 
 from pathlib import Path
 

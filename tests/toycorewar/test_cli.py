@@ -1,4 +1,4 @@
-"""`python -m toycorewar run FILE.s [--init A,B,C,D]`, run as a user runs it (SPEC §1)."""
+"""`python -m toycorewar run FILE.s [--init A,B,C,D]`, run as a user runs it (docs/reference.md §1)."""
 
 import re
 import subprocess

@@ -1,4 +1,4 @@
-"""The plain-Python machine: every instruction's effect, worked by hand (SPEC §1)."""
+"""The plain-Python machine: every instruction's effect, worked by hand (docs/reference.md §1)."""
 
 import pytest
 
