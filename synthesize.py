@@ -17,8 +17,8 @@ import numpy as np
 from agents.networks import greedy_policy, network_scorer
 from environment import ToyCorewarEnv
 from synthesis.search import guided_search, plan_action
-from toycorewar.cli import ArgumentParser, UsageError, fail, parse_register_list
 from training.checkpoints import load_network
+from training.cli import ArgumentParser, UsageError, fail, parse_register_list
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         machine, run = checkpoint["machine"], checkpoint["run"]
         target = parse_register_list(args.target, machine["num_registers"], "--target")
         reg_init = parse_register_list(args.init, machine["num_registers"], "--init") if args.init else None
-    except UsageError as error:
+    except (UsageError, ValueError) as error:  # ValueError: not a model file of this version
         fail(str(error))
     settings = run.get("reward_settings") or {}
     env = ToyCorewarEnv(target=target, reg_init=reg_init, max_length=machine["max_length"],

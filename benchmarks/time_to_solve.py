@@ -1,12 +1,13 @@
 """Episodes and seconds until the shipped DQN preset first solves each single-target run, and the
 four-target run.
 
-    python benchmarks/time_to_solve.py [--seeds 3] [--jobs 1] [--threads CORES] [--assess 100]
+    python benchmarks/time_to_solve.py [--seeds 3] [--runs 1-5] [--jobs 1] [--threads CORES] [--assess 100]
                                        [--max-episodes N] [--skip-four-targets] [--four-target-run 9]
 
 Trains the DQN preset of config.json on the five single-target runs of training.json (ids 1-5) with
-each seed, evaluating greedily every --assess episodes, each run stopping at its first evaluation
-that solves its target(s) (or at the run's episode budget, or --max-episodes when smaller). Then a
+each seed (`--runs` picks some of them: `5`, `1,3`, `2-4`), evaluating greedily every --assess
+episodes, each run stopping at its first evaluation that solves its target(s) (or at the run's
+episode budget, or --max-episodes when smaller). Then a
 four-target run the same way: id 9 by default, where the four targets take turns every episode so
 that all four are learnt at once; id 10 (`--four-target-run 10`) gives each target one block of
 25,000 episodes in turn, so solving all four at one evaluation asks the agent to keep the first
@@ -81,8 +82,22 @@ def print_row(task: dict, result: RunResult) -> None:
     print(f"{targets_of(task):<22}{task['seed']:>5}{episodes:>10}{seconds:>9.1f}  {program}", flush=True)
 
 
+def run_ids(text: str) -> list[str]:
+    """The single-target run ids of `--runs` ("5", "1,3", "2-4"), in training.json's order."""
+    chosen: set[str] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected ids such as 5, 1,3 or 2-4")
+        chosen.update(str(i) for i in range(int(low), int(high or low) + 1))
+    unknown = sorted(chosen - set(SINGLE_TARGET_IDS), key=int)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"{text!r}: the single-target runs are 1-5, not {', '.join(unknown)}")
+    return [i for i in SINGLE_TARGET_IDS if i in chosen]
+
+
 def single_targets(args: argparse.Namespace, threads: int, folder: Path) -> None:
-    single = tasks_for(SINGLE_TARGET_IDS, list(range(args.seeds)), args.assess, folder, args.max_episodes)
+    single = tasks_for(args.runs, list(range(args.seeds)), args.assess, folder, args.max_episodes)
     results = run_in_processes(single, args.jobs, lambda index, result: print_row(single[index], result),
                                threads=threads)
     solved = [r for r in results if r.first_solve is not None]
@@ -100,6 +115,8 @@ def single_targets(args: argparse.Namespace, threads: int, folder: Path) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="seeds per single-target run (default 3)")
+    parser.add_argument("--runs", type=run_ids, default=SINGLE_TARGET_IDS,
+                        help="single-target runs of training.json to train (default 1-5)")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
     parser.add_argument("--threads", type=int, help="torch threads per run (default: cores / jobs)")
     parser.add_argument("--assess", type=int, default=100, help="evaluate every so many episodes (default 100)")

@@ -6,6 +6,7 @@ training state, the run's record and its position (README, "Outputs").
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,11 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    """The content of a model file; a file that is not one of this version is a ValueError naming it."""
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
+        raise ValueError(f"{path}: not a model file ({type(error).__name__})") from None
     version = checkpoint.get("format") if isinstance(checkpoint, dict) else None
     if version != FORMAT_VERSION:
         raise ValueError(f"{path}: not a model file of this version (format {version!r}, expected {FORMAT_VERSION})")

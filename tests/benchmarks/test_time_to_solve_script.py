@@ -49,3 +49,17 @@ def test_counts_below_one_are_refused_in_one_line(flag):
 def test_an_unknown_four_target_run_is_refused():
     result = run_script("--four-target-run", "3")
     assert result.returncode == 2 and "--four-target-run" in result.stderr
+
+
+def test_runs_picks_the_single_target_runs_trained():
+    result = run_script("--skip-four-targets", "--runs", "2,4-5", "--seeds", "1", "--max-episodes", "20",
+                        "--assess", "20", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert [row.split("]")[0] + "]" for row in rows] == ["[4, 14, 18, 238]", "[0, 5, 10, 25]", "[17, 0, 12, 29]"]
+
+
+@pytest.mark.parametrize("runs", ["7", "x", "3-9"])
+def test_runs_outside_the_single_targets_are_refused_in_one_line(runs):
+    result = run_script("--runs", runs)
+    assert result.returncode == 2 and "--runs" in result.stderr and "Traceback" not in result.stderr

@@ -63,3 +63,11 @@ def test_synthesize_writes_a_program_for_a_new_target_with_the_best_model(traine
 def test_synthesize_of_a_missing_experiment_exits_2_with_one_line(tmp_path):
     line = assert_one_line_error(run_synthesize(tmp_path, "nothing", "1", "--target", "0,10,30,250"))
     assert "experiments/nothing/1/models/best" in line
+
+
+def test_synthesize_of_a_damaged_model_file_exits_2_with_one_line(tmp_path):
+    models = tmp_path / "experiments" / "broken" / "1" / "models"
+    models.mkdir(parents=True)
+    (models / "best").write_text("not a model\n", encoding="utf-8")
+    line = assert_one_line_error(run_synthesize(tmp_path, "broken", "1", "--target", "0,10,30,250"))
+    assert "experiments/broken/1/models/best" in line and "not a model file" in line

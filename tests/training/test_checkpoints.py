@@ -163,3 +163,12 @@ def test_load_last_restores_the_agents_training_state_and_returns_the_checkpoint
     assert torch.equal(fresh.network.weight.detach(), torch.full((1, 2), 4.0))
     assert checkpoint["monitor"] == {"episode": 60}
     assert checkpoint["episode"] == 60
+
+
+@pytest.mark.parametrize("content", [b"", b"not a model file at all\n", bytes(range(256))])
+def test_load_checkpoint_refuses_a_damaged_file_with_a_value_error_naming_it(tmp_path, content):
+    path = tmp_path / "last"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="not a model file") as raised:
+        load_checkpoint(path)
+    assert str(path) in str(raised.value) and "weights_only" not in str(raised.value)

@@ -51,9 +51,9 @@ def test_device_cuda_without_a_cuda_device_is_a_clear_runtime_error(tmp_path):
         context(tmp_path, settings={"DEVICE": "cuda"})
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
-def test_device_auto_without_a_cuda_device_is_the_cpu(tmp_path):
-    assert context(tmp_path, settings={"DEVICE": "auto"}).device == torch.device("cpu")
+def test_device_auto_is_cuda_when_there_is_a_cuda_device_and_the_cpu_otherwise(tmp_path):
+    expected = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert context(tmp_path, settings={"DEVICE": "auto"}).device == expected
 
 
 def test_null_targets_are_evaluated_on_eval_targets_held_out_targets_from_eval_seed(tmp_path):
