@@ -48,8 +48,9 @@ class Monitor:
     """Evaluation every ASSESS_FREQ episodes, logs and TensorBoard points every LOG_FREQ, the best model
     and the last checkpoint every SAVE_FREQ (and at the end), a progress bar."""
 
-    def __init__(self, ctx: RunContext, agent: Agent, stop_when_solved: bool = False) -> None:
-        self.ctx, self.agent, self.stop_when_solved = ctx, agent, stop_when_solved
+    def __init__(self, ctx: RunContext, agent: Agent, stop_when_solved: bool = False,
+                 max_seconds: float | None = None) -> None:
+        self.ctx, self.agent, self.stop_when_solved, self.max_seconds = ctx, agent, stop_when_solved, max_seconds
         settings = ctx.config.settings
         self.schedule = EventSchedule(settings.ASSESS_FREQ, settings.LOG_FREQ, settings.SAVE_FREQ)
         self.evaluator = Evaluator(agent, ctx.machine, ctx.reward, ctx.eval_targets, ctx.eval_reg_inits,
@@ -74,7 +75,8 @@ class Monitor:
     @property
     def done(self) -> bool:
         solved = self.stop_when_solved and self.record.first_solve is not None
-        return solved or self._episode >= self.ctx.run.episodes
+        out_of_time = self.max_seconds is not None and self.elapsed() >= self.max_seconds
+        return solved or out_of_time or self._episode >= self.ctx.run.episodes
 
     def update(self, episodes_done: int, **scalars: float) -> None:
         """Tell the monitor how many episodes have ended; it evaluates, logs and saves when due."""

@@ -248,3 +248,20 @@ def test_a_resumed_monitor_restores_episode_curve_best_and_first_solve_from_mode
     result = resumed.result()
     assert (result.episodes, result.first_solve, result.best_episode) == (80, 40, 40)
     assert result.seconds >= saved["elapsed"]
+
+
+def test_a_time_budget_ends_the_run_once_it_has_trained_that_long(tmp_path):
+    ctx = make_context(tmp_path)
+    agent = StandInAgent(ctx.agent_setup())
+    monitor = Monitor(ctx, agent, max_seconds=0.0)
+    try:
+        monitor.start()
+        assert monitor.done and monitor.episode == 0
+    finally:
+        monitor.logger.close()
+    unlimited = Monitor(make_context(tmp_path / "again"), agent, max_seconds=3600.0)
+    try:
+        unlimited.start()
+        assert not unlimited.done
+    finally:
+        unlimited.logger.close()
