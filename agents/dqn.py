@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from agents.base import AgentSetup, Progress, network_payload, restore_rng, rng_state
+from agents.expert_iteration import ExpertIteration, concatenate_samples, large_margin_loss
 from agents.networks import build_network, greedy_policy, network_spec, observation_tensors
-from agents.replay import Hindsight, PrioritizedSampler, Replay, ReplayBuffer, UniformSampler
+from agents.replay import Hindsight, PrioritizedSampler, Replay, ReplayBuffer, Sample, UniformSampler
 
 
 class DQN_Agent:
@@ -28,7 +29,12 @@ class DQN_Agent:
         torch.manual_seed(setup.seed)
         self.rng = np.random.default_rng(setup.seed)
         self.env = setup.make_env(p.num_envs)
-        if p.known_rewards:
+        if p.afterstate:
+            self.spec = network_spec("afterstate_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
+                                     p.register_size, effect_size=max(1, p.effect_size),
+                                     reward_func=setup.reward.name, reward_settings=setup.reward.settings,
+                                     reward_scale=p.reward_scale)
+        elif p.known_rewards:
             self.spec = network_spec("known_reward_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
                                      p.register_size, effect_size=p.effect_size,
                                      reward_func=setup.reward.name, reward_settings=setup.reward.settings,
@@ -44,6 +50,8 @@ class DQN_Agent:
                         else UniformSampler(self.buffer))
         hindsight = Hindsight(self.env.reward, p.reward_scale, p.relabel_fraction) if p.relabel_fraction > 0 else None
         self.replay = Replay(self.buffer, self.sampler, p.n_step, p.gamma, hindsight)
+        # Expert iteration: search rounds whose programs are learned from (agents/expert_iteration.py).
+        self.expert = ExpertIteration(setup, p, self.device) if p.search_every > 0 else None
         self.decay_episodes = p.decay_episodes(setup.episodes)
         self.steps = 0  # environment steps (transitions) so far
         self.update_credit = 0.0  # gradient steps owed: learning_freq steps earn one
@@ -84,6 +92,8 @@ class DQN_Agent:
         p, n = self.params, self.env.num_envs
         obs, _ = self.env.reset(seed=int(self.rng.integers(2**31)))
         while not progress.done:
+            if self.expert is not None and self.expert.due(progress.episode):
+                self.expert.search_round(self.q, progress.episode)
             epsilon = self.epsilon(progress.episode)
             actions = self.act(obs, epsilon)
             next_obs, rewards, terminated, _, info = self.env.step(actions)
@@ -98,13 +108,17 @@ class DQN_Agent:
             if self.steps // p.target_update_freq != previous_steps // p.target_update_freq:
                 self.target_q.load_state_dict(self.q.state_dict())
             obs = next_obs
-            progress.update(progress.episode + int(terminated.sum()), loss=self.loss, exploration_rate=epsilon)
+            scalars = self.expert.scalars() if self.expert is not None else {}
+            progress.update(progress.episode + int(terminated.sum()), loss=self.loss, exploration_rate=epsilon,
+                            **scalars)
 
     def taken_values(self, inputs: tuple[torch.Tensor, ...], actions: torch.Tensor) -> torch.Tensor:
         """Q(s, a) of the sampled states and actions, differentiable. With known rewards only the
         taken action's exact reward is computed, not all 225."""
         action = actions.unsqueeze(1)
-        if self.params.known_rewards:
+        if self.params.afterstate:
+            q_taken = self.q.action_values(*inputs, actions=action)
+        elif self.params.known_rewards:
             q_taken = self.q.rewards(*inputs, actions=action) + self.q.residual(*inputs).gather(1, action)
         else:
             q_taken = self.q(*inputs).gather(1, action)
@@ -115,6 +129,10 @@ class DQN_Agent:
         """Double DQN: the online network picks the next action, the target network values it (a
         no-grad pass: backpropagating through the next states too costs more). With known rewards,
         the exact rewards, the same for both networks, are computed once."""
+        if self.params.afterstate:
+            # The target network's best action, not double DQN's online choice: with exact rewards and
+            # V held within the reward's bounds there is little to overestimate, and it halves the cost.
+            return self.target_q(*next_inputs).max(dim=1).values
         if self.params.known_rewards:
             known = self.q.rewards(*next_inputs)
             online, target_network = self.q.residual, self.target_q.residual
@@ -123,19 +141,35 @@ class DQN_Agent:
         best_next = (known + online(*next_inputs)).argmax(dim=1, keepdim=True)
         return (known + target_network(*next_inputs)).gather(1, best_next).squeeze(1)
 
+    def sample(self) -> tuple[Sample, int]:
+        """A learning batch, and how many of its rows, the last ones, are searched transitions (expert
+        iteration: `demo_fraction` of the batch; none when the option is off)."""
+        p = self.params
+        demos = self.expert.batch_share(p.batch_size) if self.expert is not None else 0
+        batch = self.replay.sample(p.batch_size - demos, self.rng)
+        if demos:
+            batch = concatenate_samples(batch, self.expert.replay.sample(demos, self.rng))
+        return batch, demos
+
     def learn(self) -> None:
         p = self.params
-        batch = self.replay.sample(p.batch_size, self.rng)
+        batch, demos = self.sample()
         # Everything but the rows (they stay on the host, for the priorities) goes to the device.
         t = {name: torch.as_tensor(array, device=self.device) for name, array in batch._asdict().items()
              if name != "rows"}
         inputs = (t["program"].long(), t["registers"].float(), t["target"].float())
-        q_taken = self.taken_values(inputs, t["action"])
+        played = len(batch.rows) - demos  # rows from the agent's own replay; the last `demos` were searched
+        q_taken = self.taken_values(tuple(x[:played] for x in inputs), t["action"][:played])
+        if demos:  # the margin loss needs every action's value at the searched states: one pass gives both
+            q_demos = self.q(*(x[played:] for x in inputs))
+            q_taken = torch.cat([q_taken, q_demos.gather(1, t["action"][played:].unsqueeze(1)).squeeze(1)])
         next_inputs = (t["next_program"].long(), t["next_registers"].float(), inputs[2])
         y = t["reward"] + t["discount"] * (~t["terminated"]).float() * self.bootstrap_values(next_inputs)
         loss = (F.smooth_l1_loss(q_taken, y, reduction="none") * t["weight"]).mean()
-        if isinstance(self.sampler, PrioritizedSampler):
-            self.sampler.update_priorities(batch.rows, (y - q_taken).detach().cpu().numpy())
+        if demos:  # the searched action must lead every other by the margin (DQfD's large-margin loss)
+            loss = loss + p.demo_weight * large_margin_loss(q_demos, t["action"][played:], p.demo_margin)
+        if isinstance(self.sampler, PrioritizedSampler):  # the searched rows are not the sampler's
+            self.sampler.update_priorities(batch.rows[:played], (y - q_taken)[:played].detach().cpu().numpy())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
@@ -150,7 +184,8 @@ class DQN_Agent:
         return {"network": self.q.state_dict(), "target_network": self.target_q.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "steps": self.steps, "update_credit": self.update_credit,
                 "rng": rng_state(self.rng),
-                "buffer": self.buffer.state()}
+                "buffer": self.buffer.state(),
+                **({"expert_iteration": self.expert.state()} if self.expert is not None else {})}
 
     def load_training_state(self, state: dict[str, Any]) -> None:
         self.q.load_state_dict(state["network"])
@@ -159,3 +194,5 @@ class DQN_Agent:
         self.steps, self.update_credit = int(state["steps"]), float(state["update_credit"])
         self.rng = restore_rng(state["rng"])
         self.buffer.load_state(state["buffer"])
+        if self.expert is not None and "expert_iteration" in state:  # older checkpoints: rounds start afresh
+            self.expert.load_state(state["expert_iteration"])

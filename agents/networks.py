@@ -200,6 +200,10 @@ NETWORKS = {"dueling_q": DuelingQNetwork, "policy_value": PolicyValueNetwork, "k
 def build_network(spec: dict) -> nn.Module:
     """Rebuild a network from the spec saved beside its weights."""
     machine = MachineConfig(spec["num_registers"], spec["n_vals"], spec["max_length"])
+    if spec["kind"] == "afterstate_q":
+        from agents.afterstate import AfterstateQNetwork  # it builds on this module's action-table helpers
+        return AfterstateQNetwork(machine, spec["middle_size"], spec["effect_size"], spec["reward_settings"],
+                                  spec["reward_scale"], spec["reward_func"])
     extra: dict = {}
     if spec["kind"] == "known_reward_q":
         # Models saved before reward_func was in the spec used the only reward there was then.

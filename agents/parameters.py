@@ -51,6 +51,11 @@ class DQNParameters(NetworkParameters):
     # Width of the action-effect term of the advantage (agents/networks.py DuelingQNetwork): each
     # action's advantage also reads the value it writes and that value's gap to the target; 0: off.
     effect_size: NonNegativeInt = 0
+    # Q(s, a) = exact reward + V(state after a) (agents/afterstate.py AfterstateQNetwork): the network
+    # learns V alone, of the registers, the target and the instructions left; its MLP is middle_size
+    # wide and its per-value vectors effect_size (at least 1). h_size, lstm_layers and register_size are
+    # then unused (V reads no program).
+    afterstate: bool = False
     # Boltzmann exploration: when not exploring uniformly (probability ε), draw the action from
     # softmax(Q / temperature) instead of taking the argmax; 0 is plain ε-greedy.
     temperature: Annotated[float, Field(ge=0)] = 0.0
@@ -60,6 +65,17 @@ class DQNParameters(NetworkParameters):
     # (0: uniform), their loss weighted by (N·P)^−priority_beta to correct the bias.
     priority_alpha: Annotated[float, Field(ge=0, le=1)] = 0.0
     priority_beta: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # Expert iteration (agents/expert_iteration.py): every search_every episodes (0: off), guided search
+    # with the online network, search_expansions per task, on search_tasks training tasks; the programs
+    # found fill a demonstration buffer of demo_buffer_size transitions, demo_fraction of each batch comes
+    # from it, and a large-margin loss (weight demo_weight) asks the searched action to lead by demo_margin.
+    search_every: NonNegativeInt = 0
+    search_tasks: PositiveInt = 32
+    search_expansions: NonNegativeInt = 100
+    demo_buffer_size: PositiveInt = 10_000
+    demo_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.25
+    demo_margin: Annotated[float, Field(ge=0)] = 0.1  # in Q units: rewards × reward_scale
+    demo_weight: Annotated[float, Field(ge=0)] = 1.0
 
     def decay_episodes(self, episodes: int) -> int:
         """epsilon_decay_steps in episodes: a float is a fraction of the run's episodes, an int a count."""

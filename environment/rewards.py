@@ -80,6 +80,16 @@ class Specific_register_values:
             reward = -after * done
         return reward if tensors else reward.astype(np.float64)
 
+    def return_bounds(self, distance: Any, steps_left: Any) -> tuple[Any, Any]:
+        """Bounds on the best return still to come from registers at `distance` with `steps_left`
+        steps of the episode to go (at least one): marking time (no-ops to the end) is always possible,
+        which gives the lower bound, and no distance is below 0, which gives the upper."""
+        if self.positive:
+            return 0 * distance, distance  # D − D(final), with 0 ≤ D(final) ≤ D
+        if self.cumulative:
+            return -distance * steps_left, 0 * distance  # the sum of −D over the steps left
+        return -distance, 0 * distance  # −D(final)
+
 
 REWARD_FUNCTIONS = {"Specific_register_values": Specific_register_values}
 

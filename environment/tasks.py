@@ -15,6 +15,8 @@ from toycorewar import ActionTable, MachineConfig
 from toycorewar.actions import encode_registers
 
 HELDOUT_SEED = 100
+# How a solvable run's evaluation targets may be drawn besides the default (docs in README, "Solvable targets").
+HELD_OUT_FORMS = ("tiers",)
 
 
 class TaskSource(Protocol):
@@ -43,6 +45,8 @@ class TaskSchedule:
     (a fresh uniform draw every episode), "zeros", or "solvable" (targets only: the registers after a
     random program of `length` instructions run from the episode's initial registers, so that a
     solution within `length` instructions exists; draws equal to an `excluded` target are redrawn).
+    `held_out` says how a solvable run's evaluation targets are drawn: None (as training draws them)
+    or "tiers" (by optimal length, synthesis/tiers.py); the run's context draws them.
     """
 
     def __init__(self, kind: str, num_registers: int, values: np.ndarray | None = None,
@@ -54,11 +58,13 @@ class TaskSchedule:
             self.block = alternate_freq if alternate_freq > 0 else max(1, episodes // len(self.values))
         self.episode = 0
         self.length, self.table, self.excluded = 0, None, np.zeros(0, dtype=np.uint64)
+        self.held_out: str | None = None
 
     @classmethod
-    def solvable(cls, length: int, machine: MachineConfig, excluded: np.ndarray | None = None) -> TaskSchedule:
+    def solvable(cls, length: int, machine: MachineConfig, excluded: np.ndarray | None = None,
+                 held_out: str | None = None) -> TaskSchedule:
         schedule = cls("solvable", machine.num_registers)
-        schedule.length, schedule.table = length, ActionTable(machine)
+        schedule.length, schedule.table, schedule.held_out = length, ActionTable(machine), held_out
         if excluded is not None and len(excluded):
             schedule.excluded = np.unique(encode_registers(np.asarray(excluded)))
         return schedule
@@ -115,8 +121,8 @@ class ScheduledTasks:
 def schedule_from_spec(spec: Any, field: str, num_registers: int, episodes: int,
                        rng: np.random.Generator, null: str, machine: MachineConfig | None = None) -> TaskSchedule:
     """Build a schedule from its training-file form (`null`, `{"values": N or [[...], ...],
-    "alternate_freq": f}`, or for targets `{"solvable": L}`); `null` gives the `null` kind ("random" or
-    "zeros"). Errors name `field`."""
+    "alternate_freq": f}`, or for targets `{"solvable": L}` and `{"solvable": L, "held_out": "tiers"}`);
+    `null` gives the `null` kind ("random" or "zeros"). Errors name `field`."""
     machine = machine or MachineConfig(num_registers=num_registers)
     if spec is None:
         return TaskSchedule(null, num_registers)
@@ -174,13 +180,18 @@ def heldout_solvable_targets(count: int, length: int, machine: MachineConfig, re
 
 
 def _solvable_from_spec(spec: dict, field: str, machine: MachineConfig) -> TaskSchedule:
-    unknown = sorted(set(spec) - {"solvable"})
+    unknown = sorted(set(spec) - {"solvable", "held_out"})
     if unknown:
-        raise ValueError(f"{field} has unknown key(s) {', '.join(unknown)}: with 'solvable' nothing else is given")
+        raise ValueError(f"{field} has unknown key(s) {', '.join(unknown)}: with 'solvable' only 'held_out' "
+                         "may be given")
     length = spec["solvable"]
     if not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= machine.max_length:
         raise ValueError(f"{field}.solvable must be a program length in 1..{machine.max_length}, got {length!r}")
-    return TaskSchedule.solvable(length, machine)
+    held_out = spec.get("held_out")
+    if held_out is not None and held_out not in HELD_OUT_FORMS:
+        raise ValueError(f"{field}.held_out must be null or {' or '.join(map(repr, HELD_OUT_FORMS))}, "
+                         f"got {held_out!r}")
+    return TaskSchedule.solvable(length, machine, held_out=held_out)
 
 
 def heldout_targets(count: int, num_registers: int = 4, seed: int = HELDOUT_SEED) -> np.ndarray:

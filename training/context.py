@@ -1,5 +1,7 @@
 """A run's context: its validated run and configuration, its folders, its seed, the device it trains
-on, the tasks it trains on and the held-out tasks it is evaluated on. Built once per run."""
+on, the tasks it trains on and the held-out tasks it is evaluated on (README, "Solvable targets":
+for `{"solvable": L, "held_out": "tiers"}` the targets of each optimal length, synthesis/tiers.py).
+Built once per run."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from agents.base import AgentSetup
 from environment import ScheduledTasks, TaskSchedule, heldout_targets, make_reward, schedule_from_spec
 from environment.rewards import Specific_register_values
 from environment.tasks import heldout_solvable_targets
+from synthesis.tiers import tier_tasks
 from toycorewar import MachineConfig
 from training.config import Config, Run
 
@@ -46,6 +49,7 @@ class RunContext:
     tasks: ScheduledTasks = field(init=False)
     eval_targets: np.ndarray = field(init=False)
     eval_reg_inits: np.ndarray = field(init=False)
+    eval_tiers: np.ndarray | None = field(init=False, default=None)  # each task's optimal length (held-out tiers)
 
     def __post_init__(self) -> None:
         self.machine = self.config.machine
@@ -63,9 +67,17 @@ class RunContext:
             eval_inits = heldout_targets(settings.EVAL_TARGETS, r, settings.EVAL_SEED + 1)
         if targets.kind == "solvable":
             # Held-out solvable tasks, which training never draws: generalization is measured on them.
-            self.eval_targets, self.eval_reg_inits = heldout_solvable_targets(
-                settings.EVAL_TARGETS, targets.length, self.machine, eval_inits, settings.EVAL_SEED)
-            targets = TaskSchedule.solvable(targets.length, self.machine, excluded=self.eval_targets)
+            if targets.held_out == "tiers":
+                if reg_inits.distinct_values() is None:
+                    raise ValueError("targets.held_out 'tiers' needs reg_inits null or fixed values: the tiers are "
+                                     "optimal lengths from given initial registers")
+                self.eval_targets, self.eval_reg_inits, self.eval_tiers = tier_tasks(
+                    self.machine, settings.EVAL_TARGETS, settings.EVAL_SEED, eval_inits)
+            else:
+                self.eval_targets, self.eval_reg_inits = heldout_solvable_targets(
+                    settings.EVAL_TARGETS, targets.length, self.machine, eval_inits, settings.EVAL_SEED)
+            targets = TaskSchedule.solvable(targets.length, self.machine, excluded=self.eval_targets,
+                                            held_out=targets.held_out)
         else:
             eval_targets = targets.distinct_values()
             if eval_targets is None:

@@ -188,3 +188,15 @@ def test_unknown_reward_setting_is_an_error_naming_it():
 def test_reward_setting_must_be_a_boolean():
     with pytest.raises(TypeError, match="'positive' must be true or false, got 'yes'"):
         make_reward("Specific_register_values", {"positive": "yes"})
+
+
+def test_return_bounds_hold_the_best_return_still_to_come_between_marking_time_and_the_target():
+    # Distance 7 with 3 steps to go, worked by hand for each form of the reward.
+    positive = make_reward("Specific_register_values", {"positive": True})
+    assert positive.return_bounds(7, 3) == (0, 7)  # D − D(final), 0 ≤ D(final) ≤ 7
+    cumulative = make_reward("Specific_register_values", {"positive": False, "cumulative": True})
+    assert cumulative.return_bounds(7, 3) == (-21, 0)  # three steps of −7 at worst
+    final_only = make_reward("Specific_register_values", {"positive": False, "cumulative": False})
+    assert final_only.return_bounds(7, 3) == (-7, 0)  # only −D(final) counts
+    low, high = positive.return_bounds(np.array([0, 4]), np.array([1, 2]))
+    assert low.tolist() == [0, 0] and high.tolist() == [0, 4]
