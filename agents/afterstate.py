@@ -25,6 +25,8 @@ from agents.networks import register_action_table, written_values
 from environment import make_reward
 from toycorewar import MachineConfig
 
+TIE_BREAK = 1e-3  # the cost of an instruction, in units of distance
+
 
 class AfterstateQNetwork(nn.Module):
     def __init__(self, machine: MachineConfig, hidden_size: int, embedding_size: int, reward_settings: dict,
@@ -151,7 +153,10 @@ class AfterstateQNetwork(nn.Module):
         low, high = self.reward.return_bounds(distance.float(), steps_left.clamp(min=1).float())
         fraction = torch.sigmoid(self.head(first + self.flags(flags)).squeeze(2))
         values = (low + (high - low) * fraction) * self.reward_scale
-        return reward + torch.where(done, torch.zeros_like(values), values)
+        # Of programs that score the same, the shorter: a solved program stops rather than marking time
+        # with no-ops, which tie with stop (a cost far below one unit of distance, so no other choice moves).
+        cost = TIE_BREAK * self.reward_scale * (actions != self.stop_action)
+        return reward + torch.where(done, torch.zeros_like(values), values) - cost
 
     def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.action_values(program, registers, target)

@@ -1,7 +1,7 @@
 """Generalization by difficulty: one network for every target, measured on held-out targets of each optimal length.
 
     python benchmarks/generalization.py [--agents DQN,AC] [--episodes 30000 | --minutes M] [--ac-episodes N]
-        [--length L] [--per-tier 200] [--budgets 1,10,100,1000] [--seed 2026]
+        [--length L] [--hard 0] [--per-tier 200] [--budgets 1,10,100,1000] [--seed 2026]
         [--max-length 5] [--registers 4] [--values 20] [--synth-limit 30] [--synth-budget 300]
         [--png PATH] [--threads N] [--device cpu|cuda|auto]
 
@@ -66,6 +66,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ac-episodes", type=int, help="episodes of the on-policy agents (AC, PG) when they "
                         "should differ from --episodes (an on-policy episode costs far less than a DQN one)")
     parser.add_argument("--length", type=int, help="length of the training programs (default MAX_LENGTH)")
+    parser.add_argument("--hard", type=float, default=0.0, help="share of training targets redrawn until they "
+                        "look hard (the solvable targets' 'hard' key, README 'Solvable targets'; default 0)")
     parser.add_argument("--per-tier", type=int, default=200, help="held-out targets per tier (default 200)")
     parser.add_argument("--budgets", default="1,10,100,1000",
                         help="search budgets in expansions (default 1,10,100,1000)")
@@ -130,7 +132,8 @@ def train(preset: str, config: dict, args: argparse.Namespace, folder: Path) -> 
         episodes = NO_CAP
     config = {**config, "settings": {**config["settings"], "ASSESS_FREQ": episodes}}
     run = {"id": preset, "algo": preset, "episodes": episodes, "reward_func": "Specific_register_values",
-           "reward_settings": REWARD_SETTINGS, "targets": {"solvable": args.length, "held_out": "tiers"},
+           "reward_settings": REWARD_SETTINGS,
+           "targets": {"solvable": args.length, "held_out": "tiers", "hard": args.hard},
            "reg_inits": None}
     result = train_run(run, config, str(folder / preset), str(folder / "runs" / preset), seed=0,
                        threads=args.threads, max_seconds=None if args.minutes is None else args.minutes * 60)

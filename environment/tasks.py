@@ -59,12 +59,14 @@ class TaskSchedule:
         self.episode = 0
         self.length, self.table, self.excluded = 0, None, np.zeros(0, dtype=np.uint64)
         self.held_out: str | None = None
+        self.hard = 0.0  # solvable: the share of targets redrawn until they look hard (`looks_hard`)
 
     @classmethod
     def solvable(cls, length: int, machine: MachineConfig, excluded: np.ndarray | None = None,
-                 held_out: str | None = None) -> TaskSchedule:
+                 held_out: str | None = None, hard: float = 0.0) -> TaskSchedule:
         schedule = cls("solvable", machine.num_registers)
         schedule.length, schedule.table, schedule.held_out = length, ActionTable(machine), held_out
+        schedule.hard = hard
         if excluded is not None and len(excluded):
             schedule.excluded = np.unique(encode_registers(np.asarray(excluded)))
         return schedule
@@ -73,6 +75,15 @@ class TaskSchedule:
         """Targets reached by random programs from `reg_inits` (one per row), advancing the schedule."""
         self.episode += len(reg_inits)
         targets = random_program_results(reg_inits, self.length, rng, self.table)
+        if self.hard > 0:
+            # A `hard` share of the episodes take a target that looks hard: every register changed, one
+            # beyond the load values (random programs mostly reach easy targets).
+            wanted = rng.random(len(targets)) < self.hard
+            for _ in range(1000):  # about 2% of random 5-instruction programs from zeros look hard
+                redraw = np.flatnonzero(wanted & ~self.looks_hard(targets, reg_inits))
+                if not len(redraw):
+                    break
+                targets[redraw] = random_program_results(reg_inits[redraw], self.length, rng, self.table)
         for _ in range(1000):
             clash = np.flatnonzero(np.isin(encode_registers(targets), self.excluded))
             if not len(clash):
@@ -80,6 +91,12 @@ class TaskSchedule:
             targets[clash] = random_program_results(reg_inits[clash], self.length, rng, self.table)
         raise RuntimeError(f"random programs of {self.length} instructions keep reaching held-out targets only: "
                            "use a longer length or fewer EVAL_TARGETS")
+
+    def looks_hard(self, targets: np.ndarray, reg_inits: np.ndarray) -> np.ndarray:
+        """Every register changed from the initial ones, and one beyond the load values (it takes
+        arithmetic): the shape of most targets of optimal length 5 on the default machine."""
+        changed = (targets != reg_inits).all(axis=1)
+        return changed & (targets >= self.table.n_vals).any(axis=1)
 
     def next(self, count: int, rng: np.random.Generator) -> np.ndarray:
         """The values of the next `count` episodes, advancing the schedule."""
@@ -180,10 +197,10 @@ def heldout_solvable_targets(count: int, length: int, machine: MachineConfig, re
 
 
 def _solvable_from_spec(spec: dict, field: str, machine: MachineConfig) -> TaskSchedule:
-    unknown = sorted(set(spec) - {"solvable", "held_out"})
+    unknown = sorted(set(spec) - {"solvable", "held_out", "hard"})
     if unknown:
         raise ValueError(f"{field} has unknown key(s) {', '.join(unknown)}: with 'solvable' only 'held_out' "
-                         "may be given")
+                         "and 'hard' may be given")
     length = spec["solvable"]
     if not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= machine.max_length:
         raise ValueError(f"{field}.solvable must be a program length in 1..{machine.max_length}, got {length!r}")
@@ -191,7 +208,10 @@ def _solvable_from_spec(spec: dict, field: str, machine: MachineConfig) -> TaskS
     if held_out is not None and held_out not in HELD_OUT_FORMS:
         raise ValueError(f"{field}.held_out must be null or {' or '.join(map(repr, HELD_OUT_FORMS))}, "
                          f"got {held_out!r}")
-    return TaskSchedule.solvable(length, machine, held_out=held_out)
+    hard = spec.get("hard", 0)
+    if isinstance(hard, bool) or not isinstance(hard, int | float) or not 0 <= hard <= 1:
+        raise ValueError(f"{field}.hard must be a fraction in 0..1, got {hard!r}")
+    return TaskSchedule.solvable(length, machine, held_out=held_out, hard=float(hard))
 
 
 def heldout_targets(count: int, num_registers: int = 4, seed: int = HELDOUT_SEED) -> np.ndarray:

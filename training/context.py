@@ -77,7 +77,7 @@ class RunContext:
                 self.eval_targets, self.eval_reg_inits = heldout_solvable_targets(
                     settings.EVAL_TARGETS, targets.length, self.machine, eval_inits, settings.EVAL_SEED)
             targets = TaskSchedule.solvable(targets.length, self.machine, excluded=self.eval_targets,
-                                            held_out=targets.held_out)
+                                            held_out=targets.held_out, hard=targets.hard)
         else:
             eval_targets = targets.distinct_values()
             if eval_targets is None:

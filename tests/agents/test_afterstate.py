@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.afterstate import AfterstateQNetwork
+from agents.afterstate import TIE_BREAK, AfterstateQNetwork
 from agents.networks import build_network, network_spec, observation_tensors
 from environment import ToyCorewarEnv
 from toycorewar import ActionTable, MachineConfig
@@ -112,7 +112,8 @@ def test_q_is_the_reward_plus_v_computed_on_each_afterstate():
                     env.step(earlier)
                 _, reward, *_ = env.step(action)
                 slots_left = MACHINE.max_length - len(prefix) - 1
-                expected = reward * 0.05 + reference_value(net, after[0].tolist(), target, slots_left)
+                value = reference_value(net, after[0].tolist(), target, slots_left)
+                expected = reward * 0.05 + value - TIE_BREAK * 0.05
                 assert float(q[action]) == pytest.approx(expected, abs=1e-5), (prefix, action)
 
 
@@ -127,3 +128,12 @@ def test_a_saved_afterstate_spec_rebuilds_the_same_network():
     tensors = observation_tensors(obs, torch.device("cpu"))
     with torch.no_grad():
         assert torch.equal(first(*tensors), second(*tensors))
+
+
+def test_a_solved_state_stops_rather_than_marking_time():
+    net = network()
+    obs, registers = observation([TABLE.encode_instruction(TABLE.instructions[5])], [5, 0, 0, 0])  # ld %5, r1
+    assert registers == [5, 0, 0, 0]
+    with torch.no_grad():
+        q = net(*observation_tensors(obs, torch.device("cpu")))[0]
+    assert int(q.argmax()) == TABLE.stop_action and float(q[TABLE.stop_action]) == 0.0

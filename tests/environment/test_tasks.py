@@ -156,3 +156,26 @@ def test_scheduled_tasks_state_restores_where_both_schedules_were():
     again = ScheduledTasks(fixed([A, B, C], alternate_freq=1), fixed([[9, 9, 9, 9], [8, 8, 8, 8]], alternate_freq=2))
     again.restore(state)
     assert [a.tolist() for a in again(3, rng())] == [e.tolist() for e in expected]
+
+
+def test_a_hard_share_of_solvable_targets_looks_hard_and_zero_changes_nothing():
+    from toycorewar import MachineConfig
+    machine = MachineConfig()
+    zeros = np.zeros((2000, 4), dtype=np.int64)
+    plain = schedule_from_spec({"solvable": 5}, "targets", 4, 10, rng(), null="random", machine=machine)
+    also_plain = schedule_from_spec({"solvable": 5, "hard": 0}, "targets", 4, 10, rng(), null="random", machine=machine)
+    assert np.array_equal(plain.solvable_targets(zeros, rng(3)), also_plain.solvable_targets(zeros, rng(3)))
+    hard = schedule_from_spec({"solvable": 5, "hard": 0.8}, "targets", 4, 10, rng(), null="random", machine=machine)
+    drawn = hard.solvable_targets(zeros, rng(3))
+    share = hard.looks_hard(drawn, zeros).mean()
+    assert 0.8 <= share < 0.9  # the hard share, plus the few plain draws that look hard by chance
+    assert plain.looks_hard(plain.solvable_targets(zeros, rng(4)), zeros).mean() < 0.2
+    # looks_hard by hand: every register changed and one beyond the load values.
+    by_hand = np.array([[1, 5, 7, 30], [0, 5, 7, 30], [1, 2, 3, 4]])
+    assert hard.looks_hard(by_hand, np.zeros((3, 4), np.int64)).tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize("hard", [-0.1, 1.5, "0.5", True])
+def test_a_hard_share_outside_0_to_1_is_an_error_naming_the_field(hard):
+    with pytest.raises(ValueError, match="targets.hard"):
+        schedule_from_spec({"solvable": 5, "hard": hard}, "targets", 4, 10, rng(), null="random")

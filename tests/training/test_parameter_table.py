@@ -13,8 +13,8 @@ import pytest
 from agents.parameters import PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[2]
-HEADER = ["parameter", "agents", "meaning", "default", "DQN", "AC", "PG"]
-AGENT_OF_COLUMN = {"DQN": "DQN_Agent", "AC": "AC_Agent", "PG": "PG_Agent"}
+HEADER = ["parameter", "agents", "meaning", "default", "DQN", "AC", "PG", "Generalist"]
+AGENT_OF_COLUMN = {"DQN": "DQN_Agent", "AC": "AC_Agent", "PG": "PG_Agent", "Generalist": "DQN_Agent"}
 NOT_SET = "—"
 UNSET = object()  # a cell of "—"
 
