@@ -17,6 +17,7 @@ import torch
 from environment import ToyCorewarVectorEnv
 from environment.rewards import Specific_register_values
 from environment.tasks import TaskSource
+from environment.vector_env import same_step_env
 from toycorewar import MachineConfig
 
 
@@ -34,10 +35,7 @@ class AgentSetup:
 
     def make_env(self, num_envs: int) -> ToyCorewarVectorEnv:
         """The batched environment of this run, SameStep autoreset (a finished copy restarts at once)."""
-        m = self.machine
-        return ToyCorewarVectorEnv(num_envs, max_length=m.max_length, num_registers=m.num_registers,
-                                   n_vals=m.n_vals, reward_func=self.reward.name, autoreset_mode="SameStep",
-                                   tasks=self.tasks, **self.reward.settings)
+        return same_step_env(num_envs, self.machine, self.reward, self.tasks)
 
 
 class Progress(Protocol):

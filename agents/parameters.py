@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Model(BaseModel):
@@ -76,6 +76,13 @@ class DQNParameters(NetworkParameters):
     demo_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.25
     demo_margin: Annotated[float, Field(ge=0)] = 0.1  # in Q units: rewards × reward_scale
     demo_weight: Annotated[float, Field(ge=0)] = 1.0
+
+    @model_validator(mode="after")
+    def _one_network_kind(self) -> DQNParameters:
+        if self.afterstate and self.known_rewards:
+            raise ValueError("afterstate and known_rewards are two kinds of Q-network (the afterstate one already "
+                             "computes the exact rewards): set one of them")
+        return self
 
     def decay_episodes(self, episodes: int) -> int:
         """epsilon_decay_steps in episodes: a float is a fraction of the run's episodes, an int a count."""

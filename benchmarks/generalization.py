@@ -91,6 +91,8 @@ def parse_args() -> argparse.Namespace:
         value = getattr(args, flag)
         if value is not None and value <= 0:
             parser.error(f"--{flag.replace('_', '-')} must be positive, got {value}")
+    if not 0 <= args.hard <= 1:
+        parser.error(f"--hard must be a share in 0..1, got {args.hard}")
     if args.minutes is not None and args.episodes is not None:
         parser.error("give --episodes or --minutes, not both")
     if args.registers > 8 or args.values > 256:

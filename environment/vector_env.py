@@ -183,3 +183,12 @@ class ToyCorewarVectorEnv(VectorEnv):
         """The assembly text of copy `index`'s program so far."""
         actions = self.program[index, :self.length[index]]
         return format_program([self.table.instructions[a] for a in actions])
+
+
+def same_step_env(num_envs: int, machine: MachineConfig, reward: Any, tasks: TaskSource | None = None
+                  ) -> ToyCorewarVectorEnv:
+    """The batched environment of a machine and a reward object (environment/rewards.py), SameStep
+    autoreset (a finished copy restarts at once): what training and evaluation step on."""
+    return ToyCorewarVectorEnv(num_envs, max_length=machine.max_length, num_registers=machine.num_registers,
+                               n_vals=machine.n_vals, reward_func=reward.name, autoreset_mode="SameStep",
+                               tasks=tasks, **reward.settings)

@@ -138,7 +138,10 @@ def parse_config(data: Any, source: str = "config.json") -> Config:
                 try:
                     PARAMETERS[preset["agent"]].model_validate(params)
                 except ValidationError as error:
-                    raise ConfigError(f"{source}: presets.{name}.parameters.{_describe(error)}") from None
+                    detail = _describe(error)  # "(top level): ..." for a rule across fields
+                    where = "" if detail.startswith("(top level)") else "."
+                    detail = detail.removeprefix("(top level)")
+                    raise ConfigError(f"{source}: presets.{name}.parameters{where}{detail}") from None
     try:
         config = Config.model_validate(data)
     except ValidationError as error:

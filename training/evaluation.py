@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from environment import Specific_register_values, ToyCorewarVectorEnv
+from environment import Specific_register_values
+from environment.vector_env import same_step_env
 from toycorewar import ActionTable, MachineConfig
 from training.files import write_atomic
 
@@ -58,9 +59,7 @@ def evaluate(policy: Policy, machine: MachineConfig, reward: Specific_register_v
              targets: np.ndarray, reg_inits: np.ndarray, episode: int = 0) -> Evaluation:
     """Run `policy` (observations -> actions) greedily once on every (target, reg_init) pair, all at once."""
     count = len(targets)
-    env = ToyCorewarVectorEnv(count, max_length=machine.max_length, num_registers=machine.num_registers,
-                              n_vals=machine.n_vals, reward_func=reward.name, autoreset_mode="SameStep",
-                              **reward.settings)
+    env = same_step_env(count, machine, reward)
     obs, _ = env.reset(seed=0, options={"target": targets, "reg_init": reg_inits})
     results = [TaskResult(t.tolist(), r.tolist()) for t, r in zip(targets, reg_inits, strict=True)]
     active = np.ones(count, dtype=bool)

@@ -242,3 +242,29 @@ def test_learning_targets_equal_the_networks_q_values_and_double_dqn(known_rewar
     assert torch.allclose(taken, online(*inputs).gather(1, actions.unsqueeze(1)).squeeze(1), atol=1e-6)
     expected = target(*inputs).gather(1, online(*inputs).argmax(dim=1, keepdim=True)).squeeze(1)
     assert torch.allclose(DQN_Agent.bootstrap_values(agent, inputs), expected, atol=1e-6)
+
+
+def test_afterstate_learning_step_values_the_taken_action_and_bootstraps_from_the_target_networks_best():
+    spec = network_spec("afterstate_q", MachineConfig(), 8, 16, 1, effect_size=2,
+                        reward_func="Specific_register_values",
+                        reward_settings={"circular": True, "positive": True, "cumulative": True}, reward_scale=0.05)
+    torch.manual_seed(0)
+    online, target = build_network(spec), build_network(spec)  # different weights
+    agent = SimpleNamespace(params=DQNParameters(afterstate=True), q=online, target_q=target)
+    rng = np.random.default_rng(2)
+    program = torch.as_tensor(rng.integers(0, 226, size=(32, 5)))
+    program[:, 2:] = 225
+    inputs = (program, torch.as_tensor(rng.integers(0, 256, size=(32, 4)), dtype=torch.float32),
+              torch.as_tensor(rng.integers(0, 256, size=(32, 4)), dtype=torch.float32))
+    actions = torch.as_tensor(rng.integers(0, 225, size=32))
+    taken = DQN_Agent.taken_values(agent, inputs, actions)
+    assert taken.requires_grad
+    assert torch.allclose(taken, online(*inputs).gather(1, actions.unsqueeze(1)).squeeze(1), atol=1e-6)
+    assert torch.allclose(DQN_Agent.bootstrap_values(agent, inputs), target(*inputs).max(dim=1).values, atol=1e-6)
+
+
+def test_afterstate_and_known_rewards_together_are_refused_naming_both():
+    from training.config import ConfigError, parse_config
+    both = {"agent": "DQN_Agent", "parameters": {"afterstate": True, "known_rewards": True}}
+    with pytest.raises(ConfigError, match=r"presets\.DQN\.parameters: afterstate and known_rewards"):
+        parse_config({"presets": {"DQN": both}})

@@ -49,6 +49,7 @@ def test_the_machine_can_change_its_registers_and_values(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (("--per-tier", "0"), "--per-tier must be at least 1"),
+    (("--hard", "1.5"), "--hard must be a share in 0..1"),
     (("--episodes", "10", "--minutes", "1"), "not both"),
     (("--length", "6"), "--length must be at most --max-length"),
     (("--budgets", "1,x"), "--budgets must be integers"),
