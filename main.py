@@ -97,14 +97,19 @@ def run_here(tasks: list[dict]) -> list[RunResult]:
 
 
 def print_summary(results: list[RunResult]) -> None:
-    header = (f"{'run':<10}{'algorithm':<12}{'status':<13}{'best perf':>10}{'first solve':>13}"
-              f"{'episodes':>10}{'time':>9}")
+    """One line per run: its status, best performance, first solve, the share of evaluations after the
+    first solve that solved too ("kept"), the final performance, episodes and time."""
+    header = (f"{'run':<10}{'algorithm':<12}{'status':<13}{'best perf':>10}{'first solve':>13}{'kept':>7}"
+              f"{'final':>7}{'episodes':>10}{'time':>9}")
     print(header)
     print("-" * len(header))
     for r in results:
         best = "-" if r.best_performance is None else f"{r.best_performance:g}"
         solve = "-" if r.first_solve is None else str(r.first_solve)
-        print(f"{str(r.id):<10}{r.algo:<12}{r.status:<13}{best:>10}{solve:>13}{r.episodes:>10}{r.seconds:>8.1f}s")
+        kept = "-" if r.later_solved_fraction is None else f"{r.later_solved_fraction:.0%}"
+        final = "-" if r.final_performance is None else f"{r.final_performance:g}"
+        print(f"{str(r.id):<10}{r.algo:<12}{r.status:<13}{best:>10}{solve:>13}{kept:>7}{final:>7}{r.episodes:>10}"
+              f"{r.seconds:>8.1f}s")
         if r.error:
             print(f"    error: {r.error}")
 

@@ -160,3 +160,51 @@ class AfterstateQNetwork(nn.Module):
 
     def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.action_values(program, registers, target)
+
+    def state_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """V [B] of the states themselves (their registers, with the instructions left that their
+        programs leave): the critic of the on-policy agents' afterstate network. The same first layer
+        and flags as an afterstate, with nothing written."""
+        registers, target = registers.long(), target.long()
+        r = self.num_registers
+        gap = torch.remainder(target - registers, 256)
+        length = (program != self.empty_slot).sum(dim=1)
+        steps_left = (self.max_length - length).clamp(min=0)
+        first = (self.value_vectors(registers + self.offsets).sum(dim=1)
+                 + self.gap_vectors(gap + self.offsets).sum(dim=1)
+                 + self.target_vectors(target + self.offsets).sum(dim=1) + self.slot_vectors(steps_left))
+        # Writing register 0's own value into it leaves the registers as they are.
+        same = torch.zeros_like(registers[:, :1])
+        flags = torch.cat([self.reachable(registers, target, same, registers[:, :1].clone()).float().squeeze(1),
+                           (target < self.n_vals).float(), self.related(target).float(),
+                           (registers != target).sum(dim=1, keepdim=True).float() / r], dim=1)
+        distance = self.reward.distance(registers, target).float()
+        low, high = self.reward.return_bounds(distance, steps_left.clamp(min=1).float())
+        fraction = torch.sigmoid(self.head(first + self.flags(flags)).squeeze(1))
+        return (low + (high - low) * fraction) * self.reward_scale
+
+
+class AfterstatePolicyValueNetwork(nn.Module):
+    """The afterstate network of the on-policy agents (AC_Agent, PG_Agent with `afterstate`).
+
+    The actor's logits are action preferences of the afterstate form, (r(s, a) + W(s_a)) / τ: the
+    exact reward of each instruction plus a learnt, bounded worth of the registers it leads to
+    (an `AfterstateQNetwork`'s output, trained by the policy gradient rather than by TD), at
+    temperature τ = `temperature` units of distance. Before any learning the policy prefers the
+    instructions that close the most distance; learning moves the preference to those whose
+    afterstates lead further. The critic is a second network of the same kind: V(s) of the state
+    itself (`AfterstateQNetwork.state_values`), fitted to the returns; it is the baseline of PG and
+    the bootstrap of AC.
+    """
+
+    def __init__(self, machine: MachineConfig, hidden_size: int, embedding_size: int, reward_settings: dict,
+                 reward_scale: float, temperature: float, reward_func: str = "Specific_register_values") -> None:
+        super().__init__()
+        args = (machine, hidden_size, embedding_size, reward_settings, reward_scale, reward_func)
+        self.actor, self.critic = AfterstateQNetwork(*args), AfterstateQNetwork(*args)
+        self.scale = 1.0 / (float(temperature) * float(reward_scale))
+
+    def forward(self, program: torch.Tensor, registers: torch.Tensor,
+                target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.actor.action_values(program, registers, target) * self.scale
+        return logits, self.critic.state_values(program, registers, target)

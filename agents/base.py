@@ -33,6 +33,11 @@ class AgentSetup:
     seed: int = 0
     device: torch.device = torch.device("cpu")
 
+    def task_targets(self) -> np.ndarray | None:
+        """The run's targets when it trains on a fixed list of them (None: drawn afresh each episode)."""
+        targets = getattr(self.tasks, "targets", None)
+        return targets.values if targets is not None and targets.kind == "fixed" else None
+
     def make_env(self, num_envs: int) -> ToyCorewarVectorEnv:
         """The batched environment of this run, SameStep autoreset (a finished copy restarts at once)."""
         return same_step_env(num_envs, self.machine, self.reward, self.tasks)

@@ -45,7 +45,8 @@ class DQN_Agent:
         self.q = build_network(self.spec).to(self.device)
         self.target_q = copy.deepcopy(self.q)
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=p.lr, foreach=True)
-        self.buffer = ReplayBuffer(p.replay_buffer_size, setup.machine, p.num_envs)
+        self.buffer = ReplayBuffer(p.replay_buffer_size, setup.machine, p.num_envs,
+                                   targets=setup.task_targets() if p.replay_per_task else None)
         self.sampler = (PrioritizedSampler(self.buffer, p.priority_alpha, p.priority_beta) if p.priority_alpha > 0
                         else UniformSampler(self.buffer))
         hindsight = Hindsight(self.env.reward, p.reward_scale, p.relabel_fraction) if p.relabel_fraction > 0 else None

@@ -204,6 +204,10 @@ def build_network(spec: dict) -> nn.Module:
         from agents.afterstate import AfterstateQNetwork  # it builds on this module's action-table helpers
         return AfterstateQNetwork(machine, spec["middle_size"], spec["effect_size"], spec["reward_settings"],
                                   spec["reward_scale"], spec["reward_func"])
+    if spec["kind"] == "afterstate_policy_value":
+        from agents.afterstate import AfterstatePolicyValueNetwork
+        return AfterstatePolicyValueNetwork(machine, spec["middle_size"], spec["effect_size"], spec["reward_settings"],
+                                            spec["reward_scale"], spec["temperature"], spec["reward_func"])
     extra: dict = {}
     if spec["kind"] == "known_reward_q":
         # Models saved before reward_func was in the spec used the only reward there was then.

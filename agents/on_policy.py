@@ -25,8 +25,14 @@ class OnPolicyAgent:
         self.setup, self.device = setup, setup.device
         torch.manual_seed(setup.seed)
         self.rng = np.random.default_rng(setup.seed)
-        self.spec = network_spec("policy_value", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
-                                 p.register_size)
+        if p.afterstate:
+            self.spec = network_spec("afterstate_policy_value", setup.machine, p.h_size, p.middle_size,
+                                     p.lstm_layers, p.register_size, effect_size=max(1, p.effect_size),
+                                     reward_func=setup.reward.name, reward_settings=setup.reward.settings,
+                                     reward_scale=p.reward_scale, temperature=p.policy_temperature)
+        else:
+            self.spec = network_spec("policy_value", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
+                                     p.register_size)
         self.network = build_network(self.spec).to(self.device)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr, foreach=True)
         self.env = setup.make_env(p.num_envs)

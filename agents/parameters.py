@@ -41,6 +41,11 @@ class DQNParameters(NetworkParameters):
     target_update_freq: PositiveInt = 1000  # environment steps between target-network copies
     batch_size: PositiveInt = 128
     replay_buffer_size: PositiveInt = 100_000
+    # A run with a fixed list of two or more targets keeps one replay region per target (each
+    # replay_buffer_size // N rows, a ring of its own) and draws each batch evenly across them, so a
+    # block schedule's later blocks cannot push out the earlier targets (agents/replay.py); false: one
+    # ring for everything, the latest transitions only.
+    replay_per_task: bool = True
     epsilon_decay_steps: Annotated[float, Field(ge=0)] | NonNegativeInt = 0.5
     initial_epsilon: Annotated[float, Field(ge=0, le=1)] = 1.0
     final_epsilon: Annotated[float, Field(ge=0, le=1)] = 0.05
@@ -91,16 +96,27 @@ class DQNParameters(NetworkParameters):
         return int(round(self.epsilon_decay_steps * episodes))
 
 
-class ACParameters(NetworkParameters):
+class OnPolicyParameters(NetworkParameters):
+    """What AC_Agent and PG_Agent share."""
+
     entropy_coef: Annotated[float, Field(ge=0)] = 0.01
+    # The afterstate network (agents/afterstate.py AfterstatePolicyValueNetwork): logits = (exact reward +
+    # learnt worth of the registers after the action) / policy_temperature, the temperature in units of
+    # distance; its MLP is middle_size wide and its per-value vectors effect_size (at least 1). h_size,
+    # lstm_layers and register_size are then unused.
+    afterstate: bool = False
+    effect_size: NonNegativeInt = 0
+    policy_temperature: Annotated[float, Field(gt=0)] = 1.0
+
+
+class ACParameters(OnPolicyParameters):
     value_coef: Annotated[float, Field(ge=0)] = 0.5
 
 
-class PGParameters(NetworkParameters):
+class PGParameters(OnPolicyParameters):
     ignored: ClassVar[frozenset[str]] = frozenset({
         "learning_starts", "learning_freq", "target_update_freq", "batch_size", "replay_buffer_size",
         "epsilon_decay_steps", "initial_epsilon", "final_epsilon"})
-    entropy_coef: Annotated[float, Field(ge=0)] = 0.01
     # Accepted and ignored, as the original project's PG preset carries the DQN keys; still typed, so
     # that a malformed value is reported rather than silently kept.
     learning_starts: NonNegativeInt | None = None

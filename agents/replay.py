@@ -43,13 +43,34 @@ class Sample(NamedTuple):
 
 class ReplayBuffer:
     """Transitions (observation, action, reward, next observation, terminated) of `num_envs` copies,
-    in preallocated arrays with a wrap-around write index. Each `add` writes one row per copy, so the
-    next step of row i's episode is row i + num_envs."""
+    in preallocated arrays. Each `add` writes one row per copy, copy c's row at position c.
 
-    def __init__(self, capacity: int, machine: MachineConfig, num_envs: int) -> None:
+    `targets`, when it holds two or more distinct targets (a run's fixed list), splits the capacity
+    into one region per target, each a ring of its own (capacity // N rows): a block schedule's last
+    block then overwrites only its own target's transitions, and every target seen keeps its share
+    (README, "Keeping every task"). Otherwise the buffer is one ring of `capacity` rows.
+
+    Each row knows the row of its episode's next step (`following`), and that row's write number
+    (`following_serial`), so that a step overwritten since is not mistaken for it: the next step of an
+    episode need not lie `num_envs` rows on once targets have regions of their own."""
+
+    def __init__(self, capacity: int, machine: MachineConfig, num_envs: int,
+                 targets: np.ndarray | None = None) -> None:
         self.capacity, self.num_envs = capacity, num_envs
         length, r = machine.max_length, machine.num_registers
         self.max_length, self.empty_slot = length, machine.num_actions
+        self.weights = 256 ** np.arange(r, dtype=np.int64)  # a target's code: its registers as base-256 digits
+        codes = np.unique(np.asarray(targets, dtype=np.int64).reshape(-1, r) @ self.weights
+                          if targets is not None else np.zeros(0, dtype=np.int64))
+        self.region_codes = codes if len(codes) > 1 else np.zeros(0, dtype=np.int64)
+        regions = max(1, len(self.region_codes))
+        self.region_capacity = capacity // regions
+        if self.region_capacity < num_envs:
+            raise ValueError(f"replay_buffer_size {capacity} leaves {self.region_capacity} rows to each of "
+                             f"{regions} targets, fewer than num_envs {num_envs}")
+        self.region_start = np.arange(regions, dtype=np.int64) * self.region_capacity
+        self.region_index = np.zeros(regions, dtype=np.int64)
+        self.region_size = np.zeros(regions, dtype=np.int64)
         self.arrays = {
             "program": np.zeros((capacity, length), dtype=np.int16),
             "registers": np.zeros((capacity, r), dtype=np.uint8),
@@ -63,34 +84,93 @@ class ReplayBuffer:
             # a new row gets the largest priority seen so far (drawn soon).
             "priority": np.zeros(capacity, dtype=np.float64),
         }
+        self.serial = np.full(capacity, -1, dtype=np.int64)  # each row's write number
+        self.following = np.full(capacity, -1, dtype=np.int64)  # the row of the episode's next step
+        self.following_serial = np.full(capacity, -2, dtype=np.int64)
+        self.last_rows = np.full(num_envs, -1, dtype=np.int64)  # each copy's latest row
+        self.last_serials = np.full(num_envs, -1, dtype=np.int64)  # and its write number
+        self.written = 0  # rows written so far
         self.max_priority = 1.0
-        self.index = 0
-        self.size = 0
+
+    @property
+    def regions(self) -> int:
+        return len(self.region_start)
+
+    @property
+    def index(self) -> int:
+        """Where the next row goes (one ring); with regions, the rows written so far modulo capacity."""
+        return int(self.region_index[0]) if self.regions == 1 else self.written % self.capacity
+
+    @property
+    def size(self) -> int:
+        return int(self.region_size.sum())
+
+    def region_of(self, targets: np.ndarray) -> np.ndarray:
+        """The region of each target (all 0 with one ring)."""
+        if self.regions == 1:
+            return np.zeros(len(targets), dtype=np.int64)
+        codes = np.asarray(targets, dtype=np.int64) @ self.weights
+        region = np.minimum(np.searchsorted(self.region_codes, codes), self.regions - 1)
+        if not np.array_equal(self.region_codes[region], codes):
+            raise ValueError("a transition's target is not one of the run's targets the buffer was made for")
+        return region
+
+    def slots_for(self, targets: np.ndarray) -> np.ndarray:
+        """The rows the next transitions go to (advancing each region's write index)."""
+        region = self.region_of(targets)
+        slots = np.empty(len(targets), dtype=np.int64)
+        for k in np.unique(region):
+            mine = np.flatnonzero(region == k)
+            offset = (self.region_index[k] + np.arange(len(mine))) % self.region_capacity
+            slots[mine] = self.region_start[k] + offset
+            self.region_index[k] = (self.region_index[k] + len(mine)) % self.region_capacity
+            self.region_size[k] = min(self.region_size[k] + len(mine), self.region_capacity)
+        return slots
 
     def add(self, obs: dict[str, np.ndarray], actions: np.ndarray, rewards: np.ndarray,
             next_obs: dict[str, np.ndarray], terminated: np.ndarray) -> None:
-        """Store one transition per copy (the target does not change within an episode)."""
+        """Store one transition per copy (the target does not change within an episode). More rows than
+        copies are successive steps: row j's previous step is row j - num_envs."""
         n = len(actions)
-        slots = (self.index + np.arange(n)) % self.capacity
+        slots = self.slots_for(obs["target"])
         a = self.arrays
         a["program"][slots], a["registers"][slots], a["target"][slots] = obs["program"], obs["registers"], obs["target"]
         a["next_program"][slots], a["next_registers"][slots] = next_obs["program"], next_obs["registers"]
         a["action"][slots], a["reward"][slots], a["terminated"][slots] = actions, rewards, terminated
         a["priority"][slots] = self.max_priority
-        self.index = (self.index + n) % self.capacity
-        self.size = min(self.size + n, self.capacity)
+        serials = self.written + np.arange(n)
+        self.serial[slots], self.following[slots], self.following_serial[slots] = serials, -1, -2
+        # Row j's previous step: the copy's latest row before this add, or row j - num_envs of this one;
+        # linked only if that row still holds that step (a small region may have overwritten it).
+        copies, first = np.arange(n) % self.num_envs, min(n, self.num_envs)
+        previous = np.concatenate([self.last_rows[copies[:first]], slots[:n - first]])
+        previous_serial = np.concatenate([self.last_serials[copies[:first]], serials[:n - first]])
+        linked = (previous >= 0) & (self.serial[np.maximum(previous, 0)] == previous_serial)
+        self.following[previous[linked]], self.following_serial[previous[linked]] = slots[linked], serials[linked]
+        latest = copies[n - first:]
+        self.last_rows[latest], self.last_serials[latest] = slots[n - first:], serials[n - first:]
+        self.written += n
 
     def following_steps(self, rows: np.ndarray) -> FollowingSteps:
         """The rows of each sampled row's episode from it on (up to a whole program's length), and which
-        of them exist: the episode has not ended before, and the step has been written."""
-        written_after = (self.index - rows - 1) % self.capacity  # rows written since each sampled row
-        stride = self.num_envs
-        chain = np.stack([(rows + k * stride) % self.capacity for k in range(self.max_length)])
+        of them exist: the episode has not ended before, and the step has been written (and not
+        overwritten since)."""
+        chain = np.empty((self.max_length, len(rows)), dtype=np.int64)
         valid = np.zeros(chain.shape, dtype=bool)
-        valid[0] = True
+        chain[0], valid[0] = rows, True
         for k in range(1, self.max_length):
-            valid[k] = valid[k - 1] & ~self.arrays["terminated"][chain[k - 1]] & (k * stride <= written_after)
+            previous = chain[k - 1]
+            following = self.following[previous]
+            safe = np.where(following >= 0, following, previous)
+            valid[k] = (valid[k - 1] & ~self.arrays["terminated"][previous] & (following >= 0)
+                        & (self.serial[safe] == self.following_serial[previous]))
+            chain[k] = safe
         return FollowingSteps(chain, valid)
+
+    def filled_rows(self) -> np.ndarray:
+        """Every stored row, region by region (each region fills from its start)."""
+        return np.concatenate([start + np.arange(size) for start, size in zip(self.region_start, self.region_size,
+                                                                              strict=True)])
 
     def unused_slots(self, rows: np.ndarray) -> np.ndarray:
         """Empty program slots after each row's step."""
@@ -101,16 +181,59 @@ class ReplayBuffer:
         self.max_priority = max(self.max_priority, float(priorities.max()))
 
     def state(self) -> dict:
-        """The filled part of the buffer as tensors (a checkpoint holds tensors and numbers only)."""
-        return {"index": self.index, "size": self.size,
-                "arrays": {name: torch.from_numpy(np.ascontiguousarray(array[:self.size]))
-                           for name, array in self.arrays.items()}}
+        """The filled rows as tensors (a checkpoint holds tensors and numbers only). One ring saves its
+        filled prefix, index and size (the links between steps follow from the layout); regions add
+        their write indices and sizes and the links."""
+        rows = self.filled_rows()
+        state = {"index": self.index, "size": self.size,
+                 "arrays": {name: torch.from_numpy(np.ascontiguousarray(array[rows]))
+                            for name, array in self.arrays.items()}}
+        if self.regions > 1:
+            state["regions"] = {"codes": torch.from_numpy(self.region_codes.copy()),
+                                "index": torch.from_numpy(self.region_index.copy()),
+                                "size": torch.from_numpy(self.region_size.copy()),
+                                "written": self.written, "last_rows": torch.from_numpy(self.last_rows.copy()),
+                                "last_serials": torch.from_numpy(self.last_serials.copy()),
+                                **{name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)[rows]))
+                                   for name in ("serial", "following", "following_serial")}}
+        return state
 
     def load_state(self, state: dict) -> None:
-        self.index, self.size = int(state["index"]), int(state["size"])
+        def numpy(array: torch.Tensor | np.ndarray) -> np.ndarray:
+            return array.cpu().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
+
+        regions = state.get("regions")
+        if regions is not None:
+            if not np.array_equal(numpy(regions["codes"]), self.region_codes):
+                raise ValueError("the saved replay buffer was made for other targets")
+            self.region_index, self.region_size = numpy(regions["index"]).copy(), numpy(regions["size"]).copy()
+        elif self.regions > 1:
+            raise ValueError("the saved replay buffer has one ring, this run's has one region per target")
+        else:
+            self.region_index[0], self.region_size[0] = int(state["index"]), int(state["size"])
+        rows = self.filled_rows()
         for name, array in state["arrays"].items():
-            self.arrays[name][:len(array)] = array.cpu().numpy() if isinstance(array, torch.Tensor) else array
-        self.max_priority = max(1.0, float(self.arrays["priority"][:self.size].max(initial=0.0)))
+            self.arrays[name][rows] = numpy(array)
+        self.max_priority = max(1.0, float(self.arrays["priority"][rows].max(initial=0.0)))
+        if regions is not None:
+            self.written, self.last_rows = int(regions["written"]), numpy(regions["last_rows"]).copy()
+            self.last_serials = numpy(regions["last_serials"]).copy()
+            for name in ("serial", "following", "following_serial"):
+                getattr(self, name)[rows] = numpy(regions[name])
+            return
+        # One ring: the rows were written in ring order, and row i's next step is row i + num_envs.
+        size, index, capacity = self.size, self.index, self.capacity
+        self.serial[:] = -1
+        self.serial[:size] = (np.arange(size) - index) % capacity if size == capacity else np.arange(size)
+        self.written = size
+        nxt = (np.arange(size) + self.num_envs) % capacity
+        later = (self.serial[nxt] > self.serial[:size])
+        self.following[:size] = np.where(later, nxt, -1)
+        self.following_serial[:size] = np.where(later, self.serial[nxt], -2)
+        self.last_rows[:], self.last_serials[:] = -1, -1
+        if size >= self.num_envs:
+            self.last_rows[:] = (index - self.num_envs + np.arange(self.num_envs)) % capacity
+            self.last_serials[:] = self.serial[self.last_rows]
 
 
 class UniformSampler:
@@ -120,8 +243,15 @@ class UniformSampler:
         self.buffer = buffer
 
     def draw(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Sampled rows and their loss weights."""
-        return rng.integers(0, self.buffer.size, size=batch_size), np.ones(batch_size, dtype=np.float32)
+        """Sampled rows and their loss weights. With one region per target, stratified: each row's
+        target is drawn evenly among those stored, then the row within its region."""
+        buffer = self.buffer
+        if buffer.regions == 1:
+            return rng.integers(0, buffer.size, size=batch_size), np.ones(batch_size, dtype=np.float32)
+        stored = np.flatnonzero(buffer.region_size > 0)
+        region = stored[rng.integers(0, len(stored), size=batch_size)]
+        within = (rng.random(batch_size) * buffer.region_size[region]).astype(np.int64)
+        return buffer.region_start[region] + within, np.ones(batch_size, dtype=np.float32)
 
 
 class PrioritizedSampler:
@@ -133,13 +263,14 @@ class PrioritizedSampler:
 
     def draw(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Sampled rows and their importance weights."""
-        size = self.buffer.size
-        scaled = self.buffer.arrays["priority"][:size] ** self.alpha
+        buffer = self.buffer
+        filled = np.arange(buffer.size) if buffer.regions == 1 else buffer.filled_rows()
+        scaled = buffer.arrays["priority"][filled] ** self.alpha
         cumulative = np.cumsum(scaled)
         draws = rng.random(batch_size) * cumulative[-1]
-        rows = np.minimum(np.searchsorted(cumulative, draws, side="right"), size - 1)
-        weight = (size * scaled[rows] / cumulative[-1]) ** -self.beta
-        return rows, (weight / weight.max()).astype(np.float32)
+        picks = np.minimum(np.searchsorted(cumulative, draws, side="right"), len(filled) - 1)
+        weight = (len(filled) * scaled[picks] / cumulative[-1]) ** -self.beta
+        return filled[picks], (weight / weight.max()).astype(np.float32)
 
     def update_priorities(self, rows: np.ndarray, td_errors: np.ndarray) -> None:
         """A sampled row's priority becomes its |TD error|, plus a floor so every row can be drawn again."""

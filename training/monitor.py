@@ -49,8 +49,10 @@ class Monitor:
     and the last checkpoint every SAVE_FREQ (and at the end), a progress bar."""
 
     def __init__(self, ctx: RunContext, agent: Agent, stop_when_solved: bool = False,
-                 max_seconds: float | None = None) -> None:
-        self.ctx, self.agent, self.stop_when_solved, self.max_seconds = ctx, agent, stop_when_solved, max_seconds
+                 max_seconds: float | None = None, after_solve: int | None = None) -> None:
+        self.ctx, self.agent, self.max_seconds = ctx, agent, max_seconds
+        # Episodes trained past the first solve before the run ends (None: to its budget).
+        self.after_solve = 0 if stop_when_solved else after_solve
         settings = ctx.config.settings
         self.schedule = EventSchedule(settings.ASSESS_FREQ, settings.LOG_FREQ, settings.SAVE_FREQ)
         self.evaluator = Evaluator(agent, ctx.machine, ctx.reward, ctx.eval_targets, ctx.eval_reg_inits,
@@ -74,7 +76,9 @@ class Monitor:
 
     @property
     def done(self) -> bool:
-        solved = self.stop_when_solved and self.record.first_solve is not None
+        first_solve = self.record.first_solve
+        solved = self.after_solve is not None and first_solve is not None and (
+            self._episode >= first_solve + self.after_solve)
         out_of_time = self.max_seconds is not None and self.elapsed() >= self.max_seconds
         return solved or out_of_time or self._episode >= self.ctx.run.episodes
 

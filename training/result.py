@@ -49,12 +49,30 @@ class RunResult:
     def solved(self) -> bool:
         return self.first_solve is not None
 
+    @property
+    def later_solved_fraction(self) -> float | None:
+        """Of the evaluations after the first solve, the fraction that solved every task (performance 0
+        on each, so a mean of 0): whether the run kept what it found. None: never solved, or no
+        evaluation after it."""
+        if self.first_solve is None:
+            return None
+        later = [performance for episode, performance in self.curve if episode > self.first_solve]
+        return sum(performance == 0 for performance in later) / len(later) if later else None
+
+    @property
+    def final_performance(self) -> float | None:
+        """The mean performance of the last evaluation: that of the model at the end (`models/last`)."""
+        return float(self.curve[-1][1]) if self.curve else None
+
     def to_json(self) -> dict[str, Any]:
         """The summary.json entry: strict JSON (a run that made no evaluation has best_performance null)."""
         data = {k: v for k, v in asdict(self).items() if k != "traceback"}
         if data["best_performance"] is not None and not math.isfinite(data["best_performance"]):
             data["best_performance"] = None
         data["curve"] = [[int(e), float(p)] for e, p in self.curve]
+        final = self.final_performance
+        data["later_solved_fraction"] = self.later_solved_fraction
+        data["final_performance"] = None if final is None else float(final)
         return data
 
     @classmethod

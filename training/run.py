@@ -28,12 +28,15 @@ def agent_class(name: str) -> type:
 
 def train_run(run_data: dict, config_data: dict, run_dir: str, tensorboard_dir: str, seed: int = 0,
               quiet: bool = True, position: int = 0, resume: bool = False,
-              threads: int = 1, stop_when_solved: bool = False, max_seconds: float | None = None) -> RunResult:
+              threads: int = 1, stop_when_solved: bool = False, max_seconds: float | None = None,
+              after_solve: int | None = None) -> RunResult:
     """Train the run described by `run_data` (one entry of training.json) under `config_data`.
 
     `threads`: torch threads of this run (one suits these small networks best on CPU);
     `stop_when_solved`: end the run at its first evaluation that solves every task (benchmarks);
-    `max_seconds`: end it once it has trained that long (benchmarks comparing methods at equal time).
+    `max_seconds`: end it once it has trained that long (benchmarks comparing methods at equal time);
+    `after_solve`: end it that many episodes after its first solve (benchmarks measuring whether a
+    solved run stays solved; 0 is `stop_when_solved`).
     A failing run is reported (status "failed", its error and traceback), never raised.
     """
     started = time.perf_counter()
@@ -46,7 +49,8 @@ def train_run(run_data: dict, config_data: dict, run_dir: str, tensorboard_dir: 
         ctx = RunContext(run, config, Path(run_dir), Path(tensorboard_dir), seed=seed, quiet=quiet,
                          position=position, resume=resume)
         agent = agent_class(ctx.agent_name)(ctx.agent_setup())
-        monitor = Monitor(ctx, agent, stop_when_solved=stop_when_solved, max_seconds=max_seconds)
+        monitor = Monitor(ctx, agent, stop_when_solved=stop_when_solved, max_seconds=max_seconds,
+                          after_solve=after_solve)
         try:
             # Ctrl-C during the first evaluation (or the restore) waits for it, then saves as below.
             with interrupt_deferred():

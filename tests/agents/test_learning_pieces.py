@@ -134,8 +134,12 @@ def test_register_size_effect_size_and_known_rewards_are_checked():
                        ("effect_size", -1), ("effect_size", "16"), ("known_rewards", 1)):
         with pytest.raises(ConfigError, match=rf"presets\.DQN\.parameters\.{field}"):
             parse_config({"presets": {"DQN": {"agent": "DQN_Agent", "parameters": {field: bad}}}})
-    with pytest.raises(ConfigError, match=r"presets\.AC\.parameters.*effect_size"):  # a DQN option only
-        parse_config({"presets": {"AC": {"agent": "AC_Agent", "parameters": {"effect_size": 4}}}})
+    with pytest.raises(ConfigError, match=r"presets\.AC\.parameters.*known_rewards"):  # a DQN option only
+        parse_config({"presets": {"AC": {"agent": "AC_Agent", "parameters": {"known_rewards": True}}}})
+    # effect_size and afterstate are the on-policy agents' too (their afterstate network), checked alike.
+    for field, bad in (("effect_size", -1), ("afterstate", 1), ("policy_temperature", 0.0)):
+        with pytest.raises(ConfigError, match=rf"presets\.AC\.parameters\.{field}"):
+            parse_config({"presets": {"AC": {"agent": "AC_Agent", "parameters": {field: bad}}}})
 
 
 def test_pg_preset_accepts_the_dqn_keys_of_the_original_file_but_checks_their_types():

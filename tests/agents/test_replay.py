@@ -58,8 +58,8 @@ def test_following_steps_go_num_envs_rows_on_until_the_episode_ends_or_is_not_wr
     buffer.add(obs([(1, 0), (2, 0)], length=1), np.array([2, 3]), np.zeros(2), obs([(1, 1), (2, 2)], length=2),
                np.array([True, False]))
     steps = buffer.following_steps(np.array([0, 1, 3]))
-    assert steps.rows.tolist() == [[0, 1, 3], [2, 3, 5], [4, 5, 7]]
     assert steps.valid.tolist() == [[True, True, True], [True, True, False], [False, False, False]]
+    assert steps.rows[steps.valid].tolist() == [0, 1, 3, 2, 3]  # valid rows, step by step
 
 
 def test_one_step_sample_returns_stored_transition():
@@ -255,3 +255,109 @@ def test_prioritized_sampling_follows_the_priorities_and_corrects_with_weights()
     restored.load_state(buffer.state())
     assert restored.max_priority == pytest.approx(3.0)
     assert restored.arrays["priority"][:4] == pytest.approx(buffer.arrays["priority"][:4])
+
+
+# -- one region per target -------------------------------------------------------------------------
+A, B = (1, 2), (3, 4)
+
+
+def add_steps(buffer, targets, step, terminated):
+    """One add: copy i plays towards targets[i]; its action records the step, its registers the copy."""
+    n = len(targets)
+    before = {"program": np.full((n, MACHINE.max_length), EMPTY), "registers": np.array([[i, step] for i in range(n)]),
+              "target": np.array(targets)}
+    after = {**before, "registers": np.array([[i, step + 1] for i in range(n)])}
+    buffer.add(before, np.full(n, step), np.ones(n, dtype=np.float32), after, np.array(terminated))
+
+
+def test_with_several_targets_each_has_a_region_of_its_own_that_later_targets_cannot_overwrite():
+    buffer = ReplayBuffer(8, MACHINE, num_envs=2, targets=np.array([A, B]))
+    assert buffer.regions == 2 and buffer.region_capacity == 4
+    for step in range(3):  # a first block on A
+        add_steps(buffer, [A, A], step, [False, False])
+    for step in range(10):  # a long second block on B: a single ring would now hold B alone
+        add_steps(buffer, [B, B], step, [False, False])
+    targets = {tuple(t) for t in buffer.arrays["target"][buffer.filled_rows()]}
+    assert targets == {A, B} and buffer.size == 8
+    assert buffer.arrays["action"][buffer.region_of(np.array([A]))[0] * 4:][:4].tolist() == [2, 2, 1, 1]
+
+
+def test_a_single_target_or_none_keeps_one_ring():
+    for targets in (None, np.array([A]), np.array([A, A])):
+        assert ReplayBuffer(8, MACHINE, num_envs=2, targets=targets).regions == 1
+
+
+def test_stratified_draws_take_each_stored_target_evenly_however_unequal_their_shares():
+    buffer = ReplayBuffer(400, MACHINE, num_envs=2, targets=np.array([A, B]))
+    add_steps(buffer, [A, B], 0, [True, True])  # one transition of A, one of B ...
+    for step in range(90):
+        add_steps(buffer, [B, B], step, [False, False])  # ... and 180 more of B
+    rows, weights = UniformSampler(buffer).draw(4000, np.random.default_rng(0))
+    drawn_a = (buffer.arrays["target"][rows] == A).all(axis=1).mean()
+    assert 0.45 < drawn_a < 0.55 and (weights == 1).all()
+    assert set(rows.tolist()) <= set(buffer.filled_rows().tolist())
+
+
+def test_with_regions_the_following_steps_follow_each_copy_across_the_layout():
+    buffer = ReplayBuffer(8, MACHINE, num_envs=2, targets=np.array([A, B]))
+    # Copy 0 plays A for three steps (ending), copy 1 plays B; their rows interleave in no fixed stride.
+    add_steps(buffer, [A, B], 0, [False, False])
+    add_steps(buffer, [A, B], 1, [False, False])
+    add_steps(buffer, [A, B], 2, [True, False])
+    first_a = buffer.region_start[buffer.region_of(np.array([A]))[0]]
+    steps = buffer.following_steps(np.array([first_a]))
+    assert steps.valid[:, 0].tolist() == [True, True, True]
+    assert buffer.arrays["action"][steps.rows[:, 0]].tolist() == [0, 1, 2]
+    # Copy 1's episode goes on; once its region wraps, its first step's successor has been overwritten.
+    add_steps(buffer, [A, B], 3, [False, False])
+    add_steps(buffer, [A, B], 4, [False, False])
+    b_rows = buffer.region_start[buffer.region_of(np.array([B]))[0]] + np.arange(4)
+    newest_first = b_rows[np.argsort(-buffer.arrays["action"][b_rows])]
+    steps = buffer.following_steps(newest_first[-1:])  # the oldest B step kept (step 1)
+    assert buffer.arrays["action"][steps.rows[steps.valid[:, 0], 0]].tolist() == [1, 2, 3]
+
+
+def test_an_n_step_return_with_regions_sums_the_same_episode_s_rewards():
+    buffer = ReplayBuffer(16, MACHINE, num_envs=2, targets=np.array([A, B]))
+    add_steps(buffer, [A, B], 0, [False, False])
+    add_steps(buffer, [B, A], 1, [False, False])  # (targets do not change within an episode in real runs)
+    add_steps(buffer, [B, A], 2, [True, True])
+    rows = buffer.region_start[buffer.region_of(np.array([A]))[0]] + np.arange(1)  # copy 0's first step
+    steps = buffer.following_steps(rows)
+    reward, _, last = n_step_returns(steps, 3, 1.0, lambda r: buffer.arrays["reward"][r])
+    assert reward.tolist() == [3.0] and buffer.arrays["terminated"][last].tolist() == [True]
+
+
+def test_a_state_with_regions_round_trips_and_refuses_other_targets():
+    buffer = ReplayBuffer(8, MACHINE, num_envs=2, targets=np.array([A, B]))
+    for step in range(3):
+        add_steps(buffer, [A, B], step, [False, step == 2])
+    copy = ReplayBuffer(8, MACHINE, num_envs=2, targets=np.array([A, B]))
+    copy.load_state(buffer.state())
+    rows = buffer.filled_rows()
+    assert np.array_equal(copy.filled_rows(), rows)
+    for name, array in buffer.arrays.items():
+        assert np.array_equal(copy.arrays[name][rows], array[rows]), name
+    assert np.array_equal(copy.following_steps(rows).valid, buffer.following_steps(rows).valid)
+    add_steps(buffer, [A, B], 3, [False, False])
+    add_steps(copy, [A, B], 3, [False, False])
+    assert np.array_equal(copy.following_steps(rows).rows, buffer.following_steps(rows).rows)
+    with pytest.raises(ValueError, match="other targets"):
+        ReplayBuffer(8, MACHINE, num_envs=2, targets=np.array([A, (5, 5)])).load_state(buffer.state())
+    with pytest.raises(ValueError, match="one region per target"):
+        ReplayBuffer(8, MACHINE, num_envs=2, targets=np.array([A, B])).load_state(
+            ReplayBuffer(8, MACHINE, num_envs=2).state())
+
+
+def test_a_region_smaller_than_the_copies_is_refused():
+    with pytest.raises(ValueError, match="fewer than num_envs"):
+        ReplayBuffer(6, MACHINE, num_envs=4, targets=np.array([A, B]))
+
+
+def test_prioritized_draws_with_regions_come_from_stored_rows_only():
+    buffer = ReplayBuffer(400, MACHINE, num_envs=2, targets=np.array([A, B]))
+    for step in range(5):
+        add_steps(buffer, [A, B], step, [False, False])
+    rows, weights = PrioritizedSampler(buffer, 0.6, 0.4).draw(500, np.random.default_rng(0))
+    assert set(rows.tolist()) == set(buffer.filled_rows().tolist())
+    assert (weights == 1).all()  # every stored row has the same (initial) priority

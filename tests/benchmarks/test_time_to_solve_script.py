@@ -1,4 +1,5 @@
-"""benchmarks/time_to_solve.py runs end to end on the shipped files (briefly) and refuses bad counts."""
+"""benchmarks/time_to_solve.py: end to end on the shipped files (briefly) for each agent, its
+interval computation on a hand-made score table, and its options refused when out of range."""
 
 from __future__ import annotations
 
@@ -6,39 +7,64 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "time_to_solve.py"
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.time_to_solve import Outcome, iqm_interval, score_table  # noqa: E402
+from training.result import RunResult  # noqa: E402
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("run_id", ["9", "10"])
-def test_the_four_target_run_trains_and_is_reported(run_id):
-    result = run_script("--skip-single-targets", "--four-target-run", run_id, "--max-episodes", "40",
-                        "--assess", "20", "--threads", "1")
+def test_each_agent_trains_every_chosen_run_and_is_summarised_with_its_interval(tmp_path):
+    png = tmp_path / "solved.png"
+    result = run_script("--algo", "DQN,AC,PG", "--runs", "2,10", "--seeds", "2", "--max-episodes", "40",
+                        "--assess", "20", "--threads", "1", "--reps", "50", "--png", str(png))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    row = next(line for line in lines if line.startswith("4 targets"))
-    assert "not solved" in row or row.split()[3].isdigit()
-    assert f"four-target run {run_id}: " in lines[-1]
+    rows = [line.split() for line in lines if line.split() and line.split()[0] in ("DQN", "AC", "PG")]
+    assert sorted((r[0], r[1]) for r in rows) == sorted(
+        (algo, run) for algo in ("DQN", "AC", "PG") for run in ("2", "10") for _ in range(2))
+    for algo in ("DQN", "AC", "PG"):
+        summary = next(i for i, line in enumerate(lines) if line.startswith(f"{algo}: "))
+        assert "/4 runs solved" in lines[summary]
+        assert "IQM" in lines[summary + 1] and "95% CI" in lines[summary + 1]
+        assert lines[summary + 2].strip().startswith("seconds to first solve")
+    assert png.stat().st_size > 0
 
 
-def test_single_target_rows_come_with_the_count_of_solved_runs():
-    result = run_script("--skip-four-targets", "--seeds", "1", "--max-episodes", "20", "--assess", "20",
-                        "--threads", "1")
-    assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith("[")]
-    targets = {row.split("]")[0] + "]" for row in rows}
-    assert targets == {"[0, 10, 30, 250]", "[4, 14, 18, 238]", "[255, 20, 255, 1]", "[0, 5, 10, 25]",
-                       "[17, 0, 12, 29]"}
-    assert "single targets solved: " in result.stdout
+def test_the_iqm_and_its_interval_on_a_hand_made_table():
+    # Two tasks (columns), four seeds (rows). The IQM of the 8 scores is the mean of the middle four.
+    table = np.array([[100.0, 1000.0], [200.0, 2000.0], [300.0, 3000.0], [400.0, 4000.0]])
+    iqm, low, high = iqm_interval(table, reps=500)
+    middle = np.sort(table.ravel())[2:6]
+    assert iqm == pytest.approx(middle.mean())
+    assert low <= iqm <= high
+    # Resampling within each task keeps one score per task in every column: the interval cannot leave
+    # the range of IQMs of such tables.
+    assert low >= 100.0 and high <= 4000.0
+    constant = np.full((5, 3), 700.0)
+    assert iqm_interval(constant, reps=100) == (700.0, 700.0, 700.0)
 
 
-@pytest.mark.parametrize("flag", ["--jobs", "--seeds", "--threads", "--assess", "--max-episodes"])
+def test_the_score_table_puts_seeds_in_rows_and_runs_in_columns_and_counts_unsolved_as_the_budget():
+    def outcome(run_id, seed, first_solve):
+        result = RunResult(id=run_id, algo="DQN", status="finished", first_solve=first_solve, episodes=500,
+                           first_solve_seconds=None if first_solve is None else first_solve / 100, seconds=9.0)
+        return Outcome("DQN", run_id, seed, "t", 500, result)
+
+    outcomes = [outcome("1", 0, 100), outcome("1", 1, 300), outcome("2", 0, None), outcome("2", 1, 0)]
+    assert score_table(outcomes, "episodes").tolist() == [[100, 500], [300, 0]]
+    assert score_table(outcomes, "seconds").tolist() == [[1.0, 9.0], [3.0, 0.0]]
+
+
+@pytest.mark.parametrize("flag", ["--jobs", "--seeds", "--threads", "--assess", "--max-episodes", "--reps"])
 def test_counts_below_one_are_refused_in_one_line(flag):
     result = run_script(flag, "0")
     assert result.returncode == 2
@@ -46,20 +72,30 @@ def test_counts_below_one_are_refused_in_one_line(flag):
     assert result.stdout == ""
 
 
-def test_an_unknown_four_target_run_is_refused():
-    result = run_script("--four-target-run", "3")
-    assert result.returncode == 2 and "--four-target-run" in result.stderr
+@pytest.mark.parametrize("args", [["--runs", "11"], ["--runs", "x"], ["--runs", "3-12"], ["--algo", "SAC"],
+                                  ["--after-solve", "-1"], ["--after-solve", "5", "--full"],
+                                  ["--png", "/no/such/folder/x.png"]])
+def test_options_out_of_range_are_refused_in_one_line(args):
+    result = run_script(*args)
+    assert result.returncode == 2, result.stdout
+    assert "Traceback" not in result.stderr and args[0] in result.stderr
+    assert result.stdout == ""
 
 
-def test_runs_picks_the_single_target_runs_trained():
-    result = run_script("--skip-four-targets", "--runs", "2,4-5", "--seeds", "1", "--max-episodes", "20",
-                        "--assess", "20", "--threads", "1")
-    assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith("[")]
-    assert [row.split("]")[0] + "]" for row in rows] == ["[4, 14, 18, 238]", "[0, 5, 10, 25]", "[17, 0, 12, 29]"]
+def test_saved_outcomes_are_reported_again_without_training(tmp_path):
+    saved, png = tmp_path / "dqn.json", tmp_path / "again.png"
+    first = run_script("--runs", "5", "--seeds", "1", "--max-episodes", "20", "--assess", "20", "--threads", "1",
+                       "--reps", "20", "--save", str(saved), "--png", str(tmp_path / "first.png"))
+    assert first.returncode == 0, first.stderr
+    again = run_script("--load", str(saved), str(saved), "--reps", "20", "--png", str(png))
+    assert again.returncode == 0, again.stderr
+    rows = [line for line in again.stdout.splitlines() if line.startswith("DQN ")]
+    assert len(rows) == 2 and rows[0] in first.stdout
+    assert "DQN: " in again.stdout and png.stat().st_size > 0
 
 
-@pytest.mark.parametrize("runs", ["7", "x", "3-9"])
-def test_runs_outside_the_single_targets_are_refused_in_one_line(runs):
-    result = run_script("--runs", runs)
-    assert result.returncode == 2 and "--runs" in result.stderr and "Traceback" not in result.stderr
+def test_a_file_that_is_not_saved_outcomes_is_refused_in_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"outcomes": [{"algo": 1}]}')
+    result = run_script("--load", str(bad))
+    assert result.returncode == 2 and "--load" in result.stderr and "Traceback" not in result.stderr

@@ -30,7 +30,8 @@ def test_to_json_is_strict_json_with_every_field_but_the_traceback():
         "id": "dqn", "algo": "DQN", "agent": "DQN_Agent", "status": "finished", "best_performance": -0.5,
         "first_solve": 40, "episodes": 80, "seconds": 12.5, "curve": [[0, -6.0], [20, -2.0], [40, 0.0]],
         "error": None, "best_episode": 40, "first_solve_seconds": 6.25, "program": ["ld %3, r1", "stop"],
-        "programs": [{"target": [3, 0, 0, 0], "reg_init": [0, 0, 0, 0], "program": ["ld %3, r1", "stop"]}]}
+        "programs": [{"target": [3, 0, 0, 0], "reg_init": [0, 0, 0, 0], "program": ["ld %3, r1", "stop"]}],
+        "later_solved_fraction": None, "final_performance": 0.0}
 
 
 @pytest.mark.parametrize("best", [-math.inf, math.nan], ids=["-inf", "nan"])
@@ -100,3 +101,23 @@ def test_a_result_pickles_with_its_traceback():
 def test_solved_means_a_first_solve():
     assert finished_result().solved
     assert not RunResult(id=1, algo="DQN").solved
+
+
+def test_stability_figures_from_a_hand_written_evaluation_sequence():
+    # Solved first at episode 200; of the five later evaluations, four solve; the run ends at -1.
+    curve = [(0, -9.0), (100, -3.0), (200, 0.0), (300, 0.0), (400, -2.0), (500, 0.0), (600, 0.0), (700, -1.0)]
+    result = RunResult(id=1, algo="DQN", status="finished", first_solve=200, curve=curve)
+    assert result.later_solved_fraction == 3 / 5
+    assert result.final_performance == -1.0
+    data = result.to_json()
+    assert (data["later_solved_fraction"], data["final_performance"]) == (0.6, -1.0)
+    assert RunResult.from_json(data).later_solved_fraction == 0.6  # recomputed from the curve
+
+
+def test_stability_figures_of_runs_never_solved_or_solved_at_their_last_evaluation():
+    never = RunResult(id=1, algo="DQN", status="finished", curve=[(0, -4.0), (100, -2.0)])
+    assert never.later_solved_fraction is None and never.final_performance == -2.0
+    last = RunResult(id=1, algo="DQN", status="finished", first_solve=100, curve=[(0, -4.0), (100, 0.0)])
+    assert last.later_solved_fraction is None and last.final_performance == 0.0
+    empty = RunResult(id=1, algo="DQN", status="failed")
+    assert empty.final_performance is None and empty.to_json()["final_performance"] is None
