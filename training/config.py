@@ -183,8 +183,30 @@ def parse_training(data: Any, config: Config, source: str = "training.json") -> 
                 text = str(error)
                 prefix = "" if text.startswith(field) else f"{field}: "
                 raise ConfigError(f"{source}: {label}: {prefix}{text}") from None
+        problem = _replay_problem(run, config)
+        if problem:
+            raise ConfigError(f"{source}: {label}: {problem}")
         runs.append(run)
     return runs
+
+
+def _replay_problem(run: Run, config: Config) -> str | None:
+    """A DQN run of several fixed targets keeps replay_buffer_size // N rows per target
+    (`replay_per_task`, agents/replay.py): each must hold at least one step of every copy."""
+    params = config.presets[run.algo].parameters
+    if not getattr(params, "replay_per_task", False):
+        return None
+    machine = config.machine
+    schedule = schedule_from_spec(run.targets, "targets", machine.num_registers, run.episodes,
+                                  np.random.default_rng(0), "random", machine)
+    if schedule.kind != "fixed":
+        return None
+    count = len(np.unique(schedule.values, axis=0))
+    if count > 1 and params.replay_buffer_size // count < params.num_envs:
+        return (f"targets: {count} targets leave {params.replay_buffer_size // count} replay rows each "
+                f"(presets.{run.algo}.parameters.replay_buffer_size {params.replay_buffer_size}), fewer than "
+                f"num_envs {params.num_envs}: raise replay_buffer_size or set replay_per_task false")
+    return None
 
 
 def _check_run_field(run: Run, field: str, machine: MachineConfig) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 import torch
 
 from training.run import train_run
@@ -61,3 +62,16 @@ def test_the_old_replay_keeps_only_the_latest_block(tmp_path):
     # The first target's rows are only those of the few episodes started as the budget ran out, when
     # the schedule came round to it again (a run overshoots its budget by up to num_envs episodes).
     assert rows == 200 and not regions and first <= 8 * TINY["MAX_LENGTH"]
+
+
+def test_a_replay_too_small_for_its_targets_is_refused_when_the_files_are_read():
+    from training.config import ConfigError, parse_config, parse_training
+    config = parse_config({"presets": {"DQN": {"agent": "DQN_Agent", "parameters": {
+        "replay_buffer_size": 60, "num_envs": 32}}}})
+    run = {"id": 1, "algo": "DQN", "episodes": 100, "reward_func": "Specific_register_values",
+           "reward_settings": {"circular": True, "positive": True, "cumulative": True},
+           "targets": {"values": [[1, 2, 3, 4], [4, 3, 2, 1]], "alternate_freq": 0}, "reg_inits": None}
+    with pytest.raises(ConfigError, match=r"run 1: targets: 2 targets leave 30 replay rows each .*num_envs 32"):
+        parse_training([run], config)
+    single = {**run, "targets": {"values": [[1, 2, 3, 4]], "alternate_freq": 0}}
+    assert parse_training([single], config)[0].id == 1  # one target: one ring, no regions

@@ -223,6 +223,15 @@ def test_known_reward_network_computes_the_reward_the_environment_gives_for_ever
         assert torch.allclose(q, computed + residual)
 
 
+def random_batch(rng: np.random.Generator, size: int, longest: int) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """Random (program, registers, target) of programs of up to `longest` instructions, and actions."""
+    program = torch.as_tensor(rng.integers(0, 226, size=(size, 5)))
+    program[:, longest:] = 225
+    inputs = (program, torch.as_tensor(rng.integers(0, 256, size=(size, 4)), dtype=torch.float32),
+              torch.as_tensor(rng.integers(0, 256, size=(size, 4)), dtype=torch.float32))
+    return inputs, torch.as_tensor(rng.integers(0, 225, size=size))
+
+
 @pytest.mark.parametrize("known_rewards", [False, True], ids=["learned_q", "known_rewards"])
 def test_learning_targets_equal_the_networks_q_values_and_double_dqn(known_rewards):
     """The learning step's shortcuts (only the taken action's exact reward; the next states' rewards
@@ -235,12 +244,7 @@ def test_learning_targets_equal_the_networks_q_values_and_double_dqn(known_rewar
     torch.manual_seed(0)
     online, target = build_network(spec), build_network(spec)  # different weights
     agent = SimpleNamespace(params=DQNParameters(known_rewards=known_rewards), q=online, target_q=target)
-    rng = np.random.default_rng(1)
-    program = torch.as_tensor(rng.integers(0, 226, size=(64, 5)))
-    program[:, 3:] = 225  # programs of up to three instructions
-    inputs = (program, torch.as_tensor(rng.integers(0, 256, size=(64, 4)), dtype=torch.float32),
-              torch.as_tensor(rng.integers(0, 256, size=(64, 4)), dtype=torch.float32))
-    actions = torch.as_tensor(rng.integers(0, 225, size=64))
+    inputs, actions = random_batch(np.random.default_rng(1), 64, longest=3)
     taken = DQN_Agent.taken_values(agent, inputs, actions)
     assert taken.requires_grad
     assert torch.allclose(taken, online(*inputs).gather(1, actions.unsqueeze(1)).squeeze(1), atol=1e-6)
@@ -255,12 +259,7 @@ def test_afterstate_learning_step_values_the_taken_action_and_bootstraps_from_th
     torch.manual_seed(0)
     online, target = build_network(spec), build_network(spec)  # different weights
     agent = SimpleNamespace(params=DQNParameters(afterstate=True), q=online, target_q=target)
-    rng = np.random.default_rng(2)
-    program = torch.as_tensor(rng.integers(0, 226, size=(32, 5)))
-    program[:, 2:] = 225
-    inputs = (program, torch.as_tensor(rng.integers(0, 256, size=(32, 4)), dtype=torch.float32),
-              torch.as_tensor(rng.integers(0, 256, size=(32, 4)), dtype=torch.float32))
-    actions = torch.as_tensor(rng.integers(0, 225, size=32))
+    inputs, actions = random_batch(np.random.default_rng(2), 32, longest=2)
     taken = DQN_Agent.taken_values(agent, inputs, actions)
     assert taken.requires_grad
     assert torch.allclose(taken, online(*inputs).gather(1, actions.unsqueeze(1)).squeeze(1), atol=1e-6)
