@@ -11,18 +11,17 @@ TensorBoard curves under runs/NAME/<id>/. Exit status: 0 all runs finished, 1 a 
 
 from __future__ import annotations
 
-import json
 import os
-import signal
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from training.cli import ArgumentParser, check_name, fail
-from training.config import Config, ConfigError, Run, load_config, load_training
-from training.files import claim_experiment_folders, write_json
+from training.cli import ArgumentParser, check_name, fail, stop_on_signals
+from training.config import Config, ConfigError, Run, load_config, parse_training
+from training.files import ExperimentLock, claim_experiment_folders, read_json, write_json
 from training.result import RunResult
-from training.run import train_run
+from training.run import resume_problem, train_run
 
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 
@@ -31,8 +30,10 @@ def parse_arguments(argv: list[str] | None) -> Any:
     parser = ArgumentParser(prog="python main.py", description=__doc__.splitlines()[0])
     parser.add_argument("name", help="experiment name: outputs go to experiments/NAME and runs/NAME")
     parser.add_argument("-f", "--force", action="store_true", help="replace an existing experiments/NAME")
-    parser.add_argument("-t", "--training", default="training.json", help="training file (default training.json)")
-    parser.add_argument("-c", "--config", default="config.json", help="configuration file (default config.json)")
+    parser.add_argument("-t", "--training", help="training file (default training.json; with --resume, the "
+                        "experiment's own Training_descriptions.json)")
+    parser.add_argument("-c", "--config", help="configuration file (default config.json; with --resume, the "
+                        "experiment's own config.json)")
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                         help="runs trained at once, each in its own process (default: one per core)")
     parser.add_argument("--threads", type=int, default=1,
@@ -57,21 +58,64 @@ def parse_arguments(argv: list[str] | None) -> Any:
     return args
 
 
+def read_inputs(args: Any, experiment: Path) -> tuple[Config, list[Run], list]:
+    """The validated configuration, the runs and the training file's raw entries. A new experiment reads
+    -t and -c; --resume reads the experiment's own saved copies, and -t or -c, if given, must say the same."""
+    if not args.resume:
+        training = Path(args.training or "training.json")
+        config = load_config(args.config or "config.json")
+        raw = read_json(training)
+        return config, parse_training(raw, config, str(training)), raw
+    if not experiment.is_dir():
+        raise ConfigError(f"{experiment}: no such experiment to resume")
+    saved_training, saved_config = experiment / "Training_descriptions.json", experiment / "config.json"
+    config = load_config(saved_config)
+    raw = read_json(saved_training)
+    runs = parse_training(raw, config, str(saved_training))
+    if args.training is not None and read_json(Path(args.training)) != raw:
+        raise ConfigError(f"{args.training}: not the runs of {saved_training}, which --resume continues: "
+                          "drop -t, or start a new experiment")
+    if args.config is not None and load_config(args.config).to_json() != config.to_json():
+        raise ConfigError(f"{args.config}: not the configuration of {saved_config}, which --resume continues: "
+                          "drop -c, or start a new experiment")
+    return config, runs, raw
+
+
+def resume_plan(runs: list[Run], config: Config, raw_runs: dict[str, dict], experiment: Path) -> dict[str, bool]:
+    """Per run, whether --resume continues it from its models/last. A models/last that cannot be
+    resumed (damaged, another agent or network) is bad input, found before anything is changed; a
+    missing one restarts its run from the beginning, and says so."""
+    plan = {}
+    for run in runs:
+        last = experiment / run.folder / "models" / "last"
+        if not last.exists() and not last.is_symlink():
+            print(f"note: {last} is missing: run {run.id} restarts from episode 0", file=sys.stderr)
+            plan[run.folder] = False
+            continue
+        problem = resume_problem(raw_runs[run.folder], config.to_json(), last)
+        if problem:
+            raise ConfigError(f"{last}: cannot resume run {run.id}: {problem} (nothing was changed; delete the "
+                              f"file to restart the run from the beginning)")
+        plan[run.folder] = True
+    return plan
+
+
 def prepare_folders(args: Any, experiment: Path, tensorboard: Path) -> None:
     """Refuse to overwrite without -f; with -f replace only experiments/NAME and runs/NAME."""
-    if args.resume:
-        if not experiment.is_dir():
-            raise ConfigError(f"{experiment}: no such experiment to resume")
-        return
-    claim_experiment_folders(experiment, tensorboard, args.force)
+    if not args.resume:
+        claim_experiment_folders(experiment, tensorboard, args.force)
 
 
 def run_jobs(runs: list[Run], config: Config, args: Any, experiment: Path, tensorboard: Path,
-             raw_runs: dict[str, dict]) -> list[RunResult]:
+             raw_runs: dict[str, dict], resumed: dict[str, bool]) -> list[RunResult]:
     """Train every run, `args.jobs` at a time; a failing run does not stop the others."""
     tasks = []
     for index, run in enumerate(runs):
-        resume = args.resume and (experiment / run.folder / "models" / "last").exists()
+        resume = resumed.get(run.folder, False)
+        if args.resume and not resume:  # restarted from the beginning: its earlier files go
+            for folder in (experiment / run.folder, tensorboard / run.folder):
+                if folder.is_dir():
+                    shutil.rmtree(folder)
         tasks.append({"run_data": raw_runs[run.folder], "config_data": config.to_json(),
                       "run_dir": str(experiment / run.folder), "tensorboard_dir": str(tensorboard / run.folder),
                       "seed": run.seed if run.seed is not None else args.seed, "quiet": args.quiet,
@@ -87,13 +131,15 @@ def run_jobs(runs: list[Run], config: Config, args: Any, experiment: Path, tenso
 
 def run_here(tasks: list[dict]) -> list[RunResult]:
     results = []
-    for task in tasks:
-        result = train_run(**task)
-        results.append(result)
-        if result.status == "interrupted":
-            results += [RunResult.for_task(t, "not started") for t in tasks[len(results):]]
-            break
-    return results
+    try:
+        for task in tasks:
+            result = train_run(**task)
+            results.append(result)
+            if result.status == "interrupted":
+                break
+    except KeyboardInterrupt:  # between two runs
+        pass
+    return results + [RunResult.for_task(t, "not started") for t in tasks[len(results):]]
 
 
 def print_summary(results: list[RunResult]) -> None:
@@ -137,27 +183,41 @@ def draw_curves(results: list[RunResult], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     experiment, tensorboard = Path("experiments") / args.name, Path("runs") / args.name
+    lock = ExperimentLock(experiment)
     try:
-        config = load_config(args.config)
-        runs = load_training(args.training, config)
+        config, runs, raw = read_inputs(args, experiment)
+        raw_runs = {str(entry["id"]): entry for entry in raw}
         if args.only:
             unknown = sorted(set(args.only) - {run.folder for run in runs})
             if unknown:
-                raise ConfigError(f"{args.training}: --only: no run with id {', '.join(unknown)}")
+                raise ConfigError(f"{args.training or 'training.json'}: --only: no run with id {', '.join(unknown)}")
             runs = [run for run in runs if run.folder in args.only]
         if args.ray:  # before anything is written: a bad address is bad input
             from training.ray_cluster import connect
             connect(args.ray)
+        lock.acquire(" ".join(["python main.py", *(argv if argv is not None else sys.argv[1:])]))
+        if lock.taken_over:
+            print(f"note: taking over the lock of {experiment} left by {lock.taken_over}, which is no longer "
+                  "running", file=sys.stderr)
+        resumed = resume_plan(runs, config, raw_runs, experiment) if args.resume else {}
         prepare_folders(args, experiment, tensorboard)
     except ConfigError as error:
+        lock.release()
         fail(str(error))
-    raw = json.loads(Path(args.training).read_text(encoding="utf-8"))
-    raw_runs = {str(entry["id"]): entry for entry in raw}
+    try:
+        return train_experiment(args, config, runs, raw, raw_runs, resumed, experiment, tensorboard)
+    finally:
+        lock.release()
+
+
+def train_experiment(args: Any, config: Config, runs: list[Run], raw: list, raw_runs: dict[str, dict],
+                     resumed: dict[str, bool], experiment: Path, tensorboard: Path) -> int:
+    """Write the experiment's inputs (a new one), train its runs, write the summary and the curves."""
     experiment.mkdir(parents=True, exist_ok=True)
     if not args.resume:
         write_json(experiment / "Training_descriptions.json", raw)
         write_json(experiment / "config.json", config.to_json())
-    results = run_jobs(runs, config, args, experiment, tensorboard, raw_runs)
+    results = run_jobs(runs, config, args, experiment, tensorboard, raw_runs, resumed)
     print()
     print_summary(results)
     write_json(experiment / "summary.json", [r.to_json() for r in results])
@@ -174,8 +234,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    # A polite kill (SIGTERM: `kill`, a job scheduler's time limit) stops like Ctrl-C: every run,
-    # here or in a worker process, writes its checkpoint and logs, and the exit status is 130.
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    # SIGINT or SIGTERM, however the command was started, stops every run (here or in a worker process)
+    # at its next step: each writes its checkpoint and logs, and the exit status is 130.
+    stop_on_signals()
     sys.exit(main())

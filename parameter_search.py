@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 from sweeps.sigopt_driver import choose_driver, make_connection
 from sweeps.spaces import SearchSpace, Trial, best_preset, best_trial, load_search_space, read_trials
-from training.cli import ArgumentParser, check_name, fail
+from training.cli import ArgumentParser, check_name, fail, stop_on_signals
 from training.config import Config, ConfigError, load_config, load_training, parse_training
 from training.files import claim_experiment_folders, write_json
 
@@ -206,7 +205,6 @@ def sweep(args: Any, plan: Plan, connection: Any, driver: str, experiment: Path,
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    # SIGTERM (`kill`, a job scheduler's time limit) stops the sweep like Ctrl-C: exit 130, trials.csv kept.
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    # SIGINT or SIGTERM, however the sweep was started, stops it like Ctrl-C: exit 130, trials.csv kept.
+    stop_on_signals()
     sys.exit(main())

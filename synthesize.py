@@ -18,7 +18,10 @@ from agents.networks import greedy_policy, network_scorer
 from environment import ToyCorewarEnv
 from synthesis.search import guided_search, plan_action
 from training.checkpoints import load_network
-from training.cli import ArgumentParser, UsageError, fail, parse_register_list
+from training.cli import ArgumentParser, UsageError, check_name, fail, parse_register_list, quiet_closed_pipe
+from training.files import folder_name_problem
+
+MAX_SEARCH = 10**7  # expansions (as a run's search_budget)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,8 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--search", type=int, default=0, metavar="BUDGET",
                         help="guided tree search with this many expansions (default 0: the greedy policy)")
     args = parser.parse_args(argv)
-    if args.search < 0:
-        parser.error(f"--search must be ≥ 0, got {args.search}")
+    check_name(parser, args.name)
+    problem = folder_name_problem(args.run_id, "RUN_ID")
+    if problem:
+        parser.error(problem)
+    if not 0 <= args.search <= MAX_SEARCH:
+        parser.error(f"--search must be in 0..{MAX_SEARCH}, got {args.search}")
     path = Path("experiments") / args.name / args.run_id / "models" / args.model
     try:
         if not path.is_file():
@@ -75,4 +82,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    quiet_closed_pipe()
     sys.exit(main())

@@ -39,8 +39,9 @@ class AgentSetup:
         return targets.values if targets is not None and targets.kind == "fixed" else None
 
     def make_env(self, num_envs: int) -> ToyCorewarVectorEnv:
-        """The batched environment of this run, SameStep autoreset (a finished copy restarts at once)."""
-        return same_step_env(num_envs, self.machine, self.reward, self.tasks)
+        """The batched environment of this run, SameStep autoreset (a finished copy restarts at once),
+        that starts exactly the run's `episodes` episodes (copies left without one sit idle)."""
+        return same_step_env(num_envs, self.machine, self.reward, self.tasks, max_episodes=self.episodes)
 
 
 class Progress(Protocol):
@@ -70,6 +71,20 @@ class Agent(Protocol):
 def network_payload(spec: dict[str, Any], network: torch.nn.Module) -> dict[str, Any]:
     """A model file's content: the spec that rebuilds the network, and its weights on the CPU."""
     return {"network_spec": spec, "network": {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}}
+
+
+def first_observation(env: ToyCorewarVectorEnv, rng: np.random.Generator, restored: bool) -> dict[str, np.ndarray]:
+    """Where a training loop starts: the environment as a checkpoint left it (every copy's episode
+    where it stood), or a reset seeded from the agent's generator."""
+    if restored:
+        return env.observation()
+    obs, _ = env.reset(seed=int(rng.integers(2**31)))
+    return obs
+
+
+def active_rows(obs: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The observation of the copies `rows` only."""
+    return {name: value[rows] for name, value in obs.items()}
 
 
 def rng_state(rng: np.random.Generator) -> dict:

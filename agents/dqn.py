@@ -14,10 +14,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from agents.base import AgentSetup, Progress, network_payload, restore_rng, rng_state
+from agents.base import AgentSetup, Progress, active_rows, first_observation, network_payload, restore_rng, rng_state
 from agents.expert_iteration import ExpertIteration, concatenate_samples, large_margin_loss
 from agents.networks import build_network, greedy_policy, network_spec, observation_tensors
 from agents.replay import Hindsight, PrioritizedSampler, Replay, ReplayBuffer, Sample, UniformSampler
+from agents.self_imitation import SelfImitation
 
 
 class DQN_Agent:
@@ -51,12 +52,16 @@ class DQN_Agent:
                         else UniformSampler(self.buffer))
         hindsight = Hindsight(self.env.reward, p.reward_scale, p.relabel_fraction) if p.relabel_fraction > 0 else None
         self.replay = Replay(self.buffer, self.sampler, p.n_step, p.gamma, hindsight)
-        # Expert iteration: search rounds whose programs are learned from (agents/expert_iteration.py).
+        # Expert iteration: search rounds whose programs are learned from (agents/expert_iteration.py);
+        # self-imitation: the agent's own solving programs (agents/self_imitation.py). At most one of them.
         self.expert = ExpertIteration(setup, p, self.device) if p.search_every > 0 else None
+        self.imitation = SelfImitation(setup, p, p.num_envs) if p.self_imitation else None
+        self.demonstrations = self.expert or self.imitation
         self.decay_episodes = p.decay_episodes(setup.episodes)
         self.steps = 0  # environment steps (transitions) so far
         self.update_credit = 0.0  # gradient steps owed: learning_freq steps earn one
         self.loss = float("nan")
+        self.env_restored = False  # a checkpoint put the environment back (its episodes go on)
 
     def epsilon(self, episode: int) -> float:
         """Linear from initial_epsilon to final_epsilon over epsilon_decay_steps episodes, then flat."""
@@ -75,7 +80,8 @@ class DQN_Agent:
 
     def act(self, obs: dict[str, np.ndarray], epsilon: float) -> np.ndarray:
         """ε-greedy: a uniform action with probability ε, else the best one, or, with a `temperature`,
-        one drawn from softmax(Q / temperature) (near-best actions get tried, not only the best)."""
+        one drawn from softmax(Q / temperature) (near-best actions get tried, not only the best). The
+        first `greedy_copies` copies always take the best action."""
         if self.params.temperature > 0:
             with torch.no_grad():
                 q = self.q(*observation_tensors(obs, self.device)).cpu().numpy().astype(np.float64)
@@ -83,23 +89,40 @@ class DQN_Agent:
             cumulative = np.cumsum(np.exp(logits), axis=1)
             draws = self.rng.random(len(q))[:, None] * cumulative[:, -1:]
             actions = np.minimum((cumulative < draws).sum(axis=1), q.shape[1] - 1)
+            greedy = self.params.greedy_copies
+            actions[:greedy] = q[:greedy].argmax(axis=1)
         else:
-            actions = self.greedy_actions(obs)
+            actions = greedy_policy(self.q, self.device)(obs)
         explore = self.rng.random(len(actions)) < epsilon
+        explore[:self.params.greedy_copies] = False
         actions[explore] = self.rng.integers(0, self.setup.machine.num_actions, size=int(explore.sum()))
         return actions
 
     def train(self, progress: Progress) -> None:
-        p, n = self.params, self.env.num_envs
-        obs, _ = self.env.reset(seed=int(self.rng.integers(2**31)))
-        while not progress.done:
+        p = self.params
+        obs = first_observation(self.env, self.rng, self.env_restored)
+        if self.imitation is not None and not self.env_restored:
+            self.imitation.started(obs)
+        while not progress.done and not self.env.idle.all():  # all idle: every episode of the budget played
             if self.expert is not None and self.expert.due(progress.episode):
                 self.expert.search_round(self.q, progress.episode)
             epsilon = self.epsilon(progress.episode)
             actions = self.act(obs, epsilon)
+            stepping = ~self.env.idle  # at the budget's end, copies with no episode left sit idle
             next_obs, rewards, terminated, _, info = self.env.step(actions)
             # SameStep autoreset: a finished copy's last observation is in final_obs.
-            self.buffer.add(obs, actions, rewards * p.reward_scale, info.get("final_obs", next_obs), terminated)
+            final_obs = info.get("final_obs", next_obs)
+            if stepping.all():
+                self.buffer.add(obs, actions, rewards * p.reward_scale, final_obs, terminated)
+            else:
+                rows = np.flatnonzero(stepping)
+                self.buffer.add(active_rows(obs, rows), actions[rows], rewards[rows] * p.reward_scale,
+                                active_rows(final_obs, rows), terminated[rows], copies=rows)
+            if self.imitation is not None and terminated.any():
+                ended = np.flatnonzero(terminated)
+                self.imitation.ended(final_obs, info["solved"], ended)
+                self.imitation.started(next_obs, ended)
+            n = int(stepping.sum())
             previous_steps, self.steps = self.steps, self.steps + n
             if progress.episode >= p.learning_starts and self.buffer.size >= p.batch_size:
                 self.update_credit += n / p.learning_freq
@@ -109,7 +132,7 @@ class DQN_Agent:
             if self.steps // p.target_update_freq != previous_steps // p.target_update_freq:
                 self.target_q.load_state_dict(self.q.state_dict())
             obs = next_obs
-            scalars = self.expert.scalars() if self.expert is not None else {}
+            scalars = self.demonstrations.scalars() if self.demonstrations is not None else {}
             progress.update(progress.episode + int(terminated.sum()), loss=self.loss, exploration_rate=epsilon,
                             **scalars)
 
@@ -143,13 +166,13 @@ class DQN_Agent:
         return (known + target_network(*next_inputs)).gather(1, best_next).squeeze(1)
 
     def sample(self) -> tuple[Sample, int]:
-        """A learning batch, and how many of its rows, the last ones, are searched transitions (expert
-        iteration: `demo_fraction` of the batch; none when the option is off)."""
-        p = self.params
-        demos = self.expert.batch_share(p.batch_size) if self.expert is not None else 0
+        """A learning batch, and how many of its rows, the last ones, are demonstrations (expert
+        iteration's or self-imitation's: `demo_fraction` of the batch; none when both are off)."""
+        p, source = self.params, self.demonstrations
+        demos = source.batch_share(p.batch_size) if source is not None else 0
         batch = self.replay.sample(p.batch_size - demos, self.rng)
         if demos:
-            batch = concatenate_samples(batch, self.expert.replay.sample(demos, self.rng))
+            batch = concatenate_samples(batch, source.replay.sample(demos, self.rng))
         return batch, demos
 
     def learn(self) -> None:
@@ -184,9 +207,10 @@ class DQN_Agent:
     def training_state(self) -> dict[str, Any]:
         return {"network": self.q.state_dict(), "target_network": self.target_q.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "steps": self.steps, "update_credit": self.update_credit,
-                "rng": rng_state(self.rng),
+                "rng": rng_state(self.rng), "loss": self.loss, "env": self.env.state(),
                 "buffer": self.buffer.state(),
-                **({"expert_iteration": self.expert.state()} if self.expert is not None else {})}
+                **({"expert_iteration": self.expert.state()} if self.expert is not None else {}),
+                **({"self_imitation": self.imitation.state()} if self.imitation is not None else {})}
 
     def load_training_state(self, state: dict[str, Any]) -> None:
         self.q.load_state_dict(state["network"])
@@ -195,5 +219,11 @@ class DQN_Agent:
         self.steps, self.update_credit = int(state["steps"]), float(state["update_credit"])
         self.rng = restore_rng(state["rng"])
         self.buffer.load_state(state["buffer"])
+        self.loss = float(state.get("loss", self.loss))
+        if "env" in state:  # older checkpoints: the episodes in progress start afresh
+            self.env.load_state(state["env"])
+            self.env_restored = True
         if self.expert is not None and "expert_iteration" in state:  # older checkpoints: rounds start afresh
             self.expert.load_state(state["expert_iteration"])
+        if self.imitation is not None:
+            self.imitation.load_state(state["self_imitation"])

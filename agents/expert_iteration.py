@@ -40,6 +40,31 @@ def large_margin_loss(q: torch.Tensor, expert_actions: torch.Tensor, margin: flo
     return ((q + penalty).max(dim=1).values - q.gather(1, expert).squeeze(1)).mean()
 
 
+def play_episode(env: ToyCorewarEnv, actions: list[int], target: list[int], reg_init: list[int],
+                 reward_scale: float) -> dict[str, np.ndarray]:
+    """`actions` played from `reg_init` towards `target` on `env` until the episode ends, as arrays of
+    transitions: per step the observation, action, scaled reward, next observation and terminated."""
+    steps: dict[str, list] = {name: [] for name in ("obs", "action", "reward", "next_obs", "terminated")}
+    obs, _ = env.reset(options={"target": list(target), "reg_init": list(reg_init)})
+    for action in actions:
+        next_obs, reward, terminated, _, _ = env.step(int(action))
+        for name, value in zip(steps, (obs, action, reward * reward_scale, next_obs, terminated), strict=True):
+            steps[name].append(value)
+        obs = next_obs
+        if terminated:
+            break
+    return {"obs": {key: np.stack([o[key] for o in steps["obs"]]) for key in obs},
+            "next_obs": {key: np.stack([o[key] for o in steps["next_obs"]]) for key in obs},
+            "action": np.array(steps["action"], dtype=np.int64),
+            "reward": np.array(steps["reward"], dtype=np.float32),
+            "terminated": np.array(steps["terminated"], dtype=bool)}
+
+
+def store_episode(buffer: ReplayBuffer, episode: dict[str, np.ndarray]) -> None:
+    """An episode of `play_episode` into a one-copy buffer (its steps consecutive rows)."""
+    buffer.add(episode["obs"], episode["action"], episode["reward"], episode["next_obs"], episode["terminated"])
+
+
 def concatenate_samples(first: Sample, second: Sample) -> Sample:
     """One batch of both: the rows of `first`, then those of `second`."""
     return Sample(*(np.concatenate([a, b]) for a, b in zip(first, second, strict=True)))
@@ -105,26 +130,11 @@ class ExpertIteration:
                       reg_init: list[int]) -> dict[str, np.ndarray]:
         """The found program, then stop if it is shorter than MAX_LENGTH, as an episode stepped on the
         environment: per step the observation, action, scaled reward, next observation and terminated."""
-        steps: dict[str, list] = {name: [] for name in ("obs", "action", "reward", "next_obs", "terminated")}
-        obs, _ = self.env.reset(options={"target": target, "reg_init": reg_init})
-        for step in range(self.setup.machine.max_length):
-            action = plan_action(self.table, program, step)
-            next_obs, reward, terminated, _, _ = self.env.step(action)
-            for name, value in zip(steps, (obs, action, reward * self.params.reward_scale, next_obs, terminated),
-                                   strict=True):
-                steps[name].append(value)
-            obs = next_obs
-            if terminated:
-                break
-        return {"obs": {key: np.stack([o[key] for o in steps["obs"]]) for key in obs},
-                "next_obs": {key: np.stack([o[key] for o in steps["next_obs"]]) for key in obs},
-                "action": np.array(steps["action"], dtype=np.int64),
-                "reward": np.array(steps["reward"], dtype=np.float32),
-                "terminated": np.array(steps["terminated"], dtype=bool)}
+        actions = [plan_action(self.table, program, step) for step in range(self.setup.machine.max_length)]
+        return play_episode(self.env, actions, target, reg_init, self.params.reward_scale)
 
     def store(self, episode: dict[str, np.ndarray]) -> None:
-        self.buffer.add(episode["obs"], episode["action"], episode["reward"], episode["next_obs"],
-                        episode["terminated"])
+        store_episode(self.buffer, episode)
 
     # -- learning -----------------------------------------------------------------------------------
     def batch_share(self, batch_size: int) -> int:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from agents.base import AgentSetup, Progress, network_payload, restore_rng, rng_state
+from agents.base import AgentSetup, Progress, first_observation, network_payload, restore_rng, rng_state
 from agents.networks import build_network, greedy_policy, network_spec, observation_tensors
 
 
@@ -39,6 +39,7 @@ class OnPolicyAgent:
         # One rollout holds MAX_LENGTH vector steps: at least one whole episode per copy.
         self.horizon = setup.machine.max_length
         self.loss = float("nan")
+        self.env_restored = False  # a checkpoint put the environment back (its episodes go on)
 
     def returns(self, rewards: torch.Tensor, terminated: torch.Tensor, last_values: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,12 +57,14 @@ class OnPolicyAgent:
         return (logits.cpu().numpy() + gumbel).argmax(axis=1)
 
     def train(self, progress: Progress) -> None:
-        obs, _ = self.env.reset(seed=int(self.rng.integers(2**31)))
-        while not progress.done:
-            trajectory = {"program": [], "registers": [], "target": [], "action": [], "reward": [], "terminated": []}
+        obs = first_observation(self.env, self.rng, self.env_restored)
+        while not progress.done and not self.env.idle.all():  # all idle: every episode of the budget played
+            trajectory = {"program": [], "registers": [], "target": [], "action": [], "reward": [], "terminated": [],
+                          "stepping": []}
             episodes = 0
             for _ in range(self.horizon):
                 actions = self.sample_actions(obs)
+                trajectory["stepping"].append(~self.env.idle)  # at the budget's end, idle copies learn nothing
                 next_obs, rewards, terminated, _, _ = self.env.step(actions)
                 for name in ("program", "registers", "target"):
                     trajectory[name].append(obs[name])
@@ -84,6 +87,7 @@ class OnPolicyAgent:
         rewards = torch.as_tensor(rollout["reward"], dtype=torch.float32, device=self.device)
         terminated = torch.as_tensor(rollout["terminated"], device=self.device)
         returns, mask = self.returns(rewards, terminated, last_values)
+        mask = mask & torch.as_tensor(rollout["stepping"], device=self.device)
         returns, mask = returns.reshape(-1), mask.reshape(-1).float()
         log_probs = F.log_softmax(logits, dim=1)
         actions = torch.as_tensor(rollout["action"].reshape(-1), device=self.device)
@@ -107,9 +111,13 @@ class OnPolicyAgent:
 
     def training_state(self) -> dict[str, Any]:
         return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "rng": rng_state(self.rng)}
+                "rng": rng_state(self.rng), "loss": self.loss, "env": self.env.state()}
 
     def load_training_state(self, state: dict[str, Any]) -> None:
         self.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.rng = restore_rng(state["rng"])
+        self.loss = float(state.get("loss", self.loss))
+        if "env" in state:  # older checkpoints: the episodes in progress start afresh
+            self.env.load_state(state["env"])
+            self.env_restored = True

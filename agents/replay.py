@@ -128,9 +128,11 @@ class ReplayBuffer:
         return slots
 
     def add(self, obs: dict[str, np.ndarray], actions: np.ndarray, rewards: np.ndarray,
-            next_obs: dict[str, np.ndarray], terminated: np.ndarray) -> None:
+            next_obs: dict[str, np.ndarray], terminated: np.ndarray, copies: np.ndarray | None = None) -> None:
         """Store one transition per copy (the target does not change within an episode). More rows than
-        copies are successive steps: row j's previous step is row j - num_envs."""
+        copies are successive steps: row j's previous step is row j - num_envs. `copies`, when given,
+        names the copy of each row (distinct copies, one step each): the copies that stepped while
+        others sat idle."""
         n = len(actions)
         slots = self.slots_for(obs["target"])
         a = self.arrays
@@ -140,15 +142,21 @@ class ReplayBuffer:
         a["priority"][slots] = self.max_priority
         serials = self.written + np.arange(n)
         self.serial[slots], self.following[slots], self.following_serial[slots] = serials, -1, -2
-        # Row j's previous step: the copy's latest row before this add, or row j - num_envs of this one;
-        # linked only if that row still holds that step (a small region may have overwritten it).
-        copies, first = np.arange(n) % self.num_envs, min(n, self.num_envs)
-        previous = np.concatenate([self.last_rows[copies[:first]], slots[:n - first]])
-        previous_serial = np.concatenate([self.last_serials[copies[:first]], serials[:n - first]])
+        # Row j's previous step: its copy's latest row before this add, or (several steps at once) row
+        # j - num_envs of this one; linked only if that row still holds that step (a small region may
+        # have overwritten it).
+        if copies is None:
+            copies, first = np.arange(n) % self.num_envs, min(n, self.num_envs)
+            previous = np.concatenate([self.last_rows[copies[:first]], slots[:n - first]])
+            previous_serial = np.concatenate([self.last_serials[copies[:first]], serials[:n - first]])
+            latest, latest_slots, latest_serials = copies[n - first:], slots[n - first:], serials[n - first:]
+        else:
+            copies = np.asarray(copies, dtype=np.int64)
+            previous, previous_serial = self.last_rows[copies], self.last_serials[copies]
+            latest, latest_slots, latest_serials = copies, slots, serials
         linked = (previous >= 0) & (self.serial[np.maximum(previous, 0)] == previous_serial)
         self.following[previous[linked]], self.following_serial[previous[linked]] = slots[linked], serials[linked]
-        latest = copies[n - first:]
-        self.last_rows[latest], self.last_serials[latest] = slots[n - first:], serials[n - first:]
+        self.last_rows[latest], self.last_serials[latest] = latest_slots, latest_serials
         self.written += n
 
     def following_steps(self, rows: np.ndarray) -> FollowingSteps:
@@ -180,22 +188,24 @@ class ReplayBuffer:
         self.arrays["priority"][rows] = priorities
         self.max_priority = max(self.max_priority, float(priorities.max()))
 
+    LINKS = ("serial", "following", "following_serial")
+
     def state(self) -> dict:
-        """The filled rows as tensors (a checkpoint holds tensors and numbers only). One ring saves its
-        filled prefix, index and size (the links between steps follow from the layout); regions add
-        their write indices and sizes and the links."""
+        """The filled rows as tensors (a checkpoint holds tensors and numbers only), the links between
+        steps and each copy's latest row, so that a resumed run samples exactly what it would have;
+        with regions, their write indices and sizes too."""
         rows = self.filled_rows()
-        state = {"index": self.index, "size": self.size,
+        state = {"index": self.index, "size": self.size, "max_priority": self.max_priority,
                  "arrays": {name: torch.from_numpy(np.ascontiguousarray(array[rows]))
-                            for name, array in self.arrays.items()}}
+                            for name, array in self.arrays.items()},
+                 "links": {"written": self.written, "last_rows": torch.from_numpy(self.last_rows.copy()),
+                           "last_serials": torch.from_numpy(self.last_serials.copy()),
+                           **{name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)[rows]))
+                              for name in self.LINKS}}}
         if self.regions > 1:
             state["regions"] = {"codes": torch.from_numpy(self.region_codes.copy()),
                                 "index": torch.from_numpy(self.region_index.copy()),
-                                "size": torch.from_numpy(self.region_size.copy()),
-                                "written": self.written, "last_rows": torch.from_numpy(self.last_rows.copy()),
-                                "last_serials": torch.from_numpy(self.last_serials.copy()),
-                                **{name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)[rows]))
-                                   for name in ("serial", "following", "following_serial")}}
+                                "size": torch.from_numpy(self.region_size.copy())}
         return state
 
     def load_state(self, state: dict) -> None:
@@ -214,12 +224,15 @@ class ReplayBuffer:
         rows = self.filled_rows()
         for name, array in state["arrays"].items():
             self.arrays[name][rows] = numpy(array)
-        self.max_priority = max(1.0, float(self.arrays["priority"][rows].max(initial=0.0)))
-        if regions is not None:
-            self.written, self.last_rows = int(regions["written"]), numpy(regions["last_rows"]).copy()
-            self.last_serials = numpy(regions["last_serials"]).copy()
-            for name in ("serial", "following", "following_serial"):
-                getattr(self, name)[rows] = numpy(regions[name])
+        self.max_priority = float(state.get("max_priority", max(1.0, float(self.arrays["priority"][rows].max(
+            initial=0.0)))))
+        # Checkpoints before the links were saved: regions kept them beside their indices, one ring not.
+        links = state.get("links", regions if regions is not None and "written" in regions else None)
+        if links is not None:
+            self.written, self.last_rows = int(links["written"]), numpy(links["last_rows"]).copy()
+            self.last_serials = numpy(links["last_serials"]).copy()
+            for name in self.LINKS:
+                getattr(self, name)[rows] = numpy(links[name])
             return
         # One ring: the rows were written in ring order, and row i's next step is row i + num_envs.
         size, index, capacity = self.size, self.index, self.capacity

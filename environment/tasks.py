@@ -15,6 +15,8 @@ from toycorewar import ActionTable, MachineConfig
 from toycorewar.actions import encode_registers
 
 HELDOUT_SEED = 100
+MAX_VALUES = 100_000  # values of a schedule: a count of random ones or a list (each episode cycles through them)
+MAX_FREQUENCY = 10**9  # alternate_freq, in episodes
 # How a solvable run's evaluation targets may be drawn besides the default (docs in README, "Solvable targets").
 HELD_OUT_FORMS = ("tiers",)
 
@@ -30,7 +32,7 @@ def check_registers(values: Any, num_registers: int, what: str) -> np.ndarray:
         values = values.tolist()
     if (not isinstance(values, Sequence) or isinstance(values, str) or len(values) != num_registers
             or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values)):
-        raise ValueError(f"{what} must be a list of {num_registers} integers in 0..255, got {values!r}")
+        raise ValueError(f"{what} must be a list of {num_registers} integers in 0..255, got {_shown(values)}")
     bad = [int(v) for v in values if not 0 <= v <= 255]
     if bad:
         raise ValueError(f"{what} must be a list of {num_registers} integers in 0..255, "
@@ -144,7 +146,7 @@ def schedule_from_spec(spec: Any, field: str, num_registers: int, episodes: int,
     if spec is None:
         return TaskSchedule(null, num_registers)
     if not isinstance(spec, dict):
-        raise ValueError(f"{field} must be null or an object with 'values' and 'alternate_freq', got {spec!r}")
+        raise ValueError(f"{field} must be null or an object with 'values' and 'alternate_freq', got {_shown(spec)}")
     if null == "random" and "solvable" in spec:
         return _solvable_from_spec(spec, field, machine)
     unknown = sorted(set(spec) - {"values", "alternate_freq"})
@@ -153,18 +155,25 @@ def schedule_from_spec(spec: Any, field: str, num_registers: int, episodes: int,
     if "values" not in spec:
         raise ValueError(f"{field} needs 'values': a count of random values or a list of lists")
     freq = spec.get("alternate_freq", 0)
-    if not isinstance(freq, int) or isinstance(freq, bool) or freq < 0:
-        raise ValueError(f"{field}.alternate_freq must be an integer ≥ 0, got {freq!r}")
+    if not isinstance(freq, int) or isinstance(freq, bool) or not 0 <= freq <= MAX_FREQUENCY:
+        raise ValueError(f"{field}.alternate_freq must be an integer in 0..{MAX_FREQUENCY:.0e}, got {freq!r}")
     values = spec["values"]
     if isinstance(values, int) and not isinstance(values, bool):
-        if values < 1:
-            raise ValueError(f"{field}.values must be a count ≥ 1 or a list of lists, got {values!r}")
+        if not 1 <= values <= MAX_VALUES:
+            raise ValueError(f"{field}.values must be a count in 1..{MAX_VALUES} or a list of lists, got {values!r}")
         drawn = rng.integers(0, 256, size=(values, num_registers), dtype=np.int64)
         return TaskSchedule("fixed", num_registers, drawn, freq, episodes)
-    if not isinstance(values, list) or not values:
-        raise ValueError(f"{field}.values must be a count ≥ 1 or a non-empty list of lists, got {values!r}")
+    if not isinstance(values, list) or not values or len(values) > MAX_VALUES:
+        raise ValueError(f"{field}.values must be a count in 1..{MAX_VALUES} or a list of 1..{MAX_VALUES} lists, "
+                         f"got {_shown(values)}")
     rows = [check_registers(v, num_registers, f"{field}.values[{i}]") for i, v in enumerate(values)]
     return TaskSchedule("fixed", num_registers, np.stack(rows), freq, episodes)
+
+
+def _shown(value: Any) -> str:
+    """`value` for an error message: its repr, cut to a few dozen characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def random_program_results(reg_inits: np.ndarray, length: int, rng: np.random.Generator,
@@ -203,14 +212,14 @@ def _solvable_from_spec(spec: dict, field: str, machine: MachineConfig) -> TaskS
                          "and 'hard' may be given")
     length = spec["solvable"]
     if not isinstance(length, int) or isinstance(length, bool) or not 1 <= length <= machine.max_length:
-        raise ValueError(f"{field}.solvable must be a program length in 1..{machine.max_length}, got {length!r}")
+        raise ValueError(f"{field}.solvable must be a program length in 1..{machine.max_length}, got {_shown(length)}")
     held_out = spec.get("held_out")
     if held_out is not None and held_out not in HELD_OUT_FORMS:
         raise ValueError(f"{field}.held_out must be null or {' or '.join(map(repr, HELD_OUT_FORMS))}, "
-                         f"got {held_out!r}")
+                         f"got {_shown(held_out)}")
     hard = spec.get("hard", 0)
     if isinstance(hard, bool) or not isinstance(hard, int | float) or not 0 <= hard <= 1:
-        raise ValueError(f"{field}.hard must be a fraction in 0..1, got {hard!r}")
+        raise ValueError(f"{field}.hard must be a fraction in 0..1, got {_shown(hard)}")
     return TaskSchedule.solvable(length, machine, held_out=held_out, hard=float(hard))
 
 

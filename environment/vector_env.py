@@ -45,6 +45,10 @@ class ToyCorewarVectorEnv(VectorEnv):
       step that ends it; its last observation is in `info["final_obs"]`, masked by `info["_final_obs"]`).
     - `tasks`: a task source, `tasks(count, rng) -> (targets[count, R], reg_inits[count, R])`, asked
       for the task of every episode that starts (see `environment.tasks`); it overrides target/reg_init.
+    - `max_episodes`: at most this many episodes start after a seeded reset (None: no limit). A copy
+      whose episode ends once they have all started becomes idle (`idle[i]`): it keeps its last
+      state, ignores its actions, and earns nothing, never ending again. A run of N episodes then
+      plays exactly N, however many copies run side by side.
 
     Info (arrays over copies): `registers` (after the step), and `performance` and `solved` with their
     masks `_performance` and `_solved` marking the copies whose episode ended in this step. Call
@@ -58,7 +62,7 @@ class ToyCorewarVectorEnv(VectorEnv):
                  circular: bool = True, positive: bool = True, cumulative: bool = True,
                  reward_func: str = "Specific_register_values",
                  autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
-                 tasks: TaskSource | None = None) -> None:
+                 tasks: TaskSource | None = None, max_episodes: int | None = None) -> None:
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         self.autoreset_mode = AutoresetMode(autoreset_mode)
@@ -87,6 +91,11 @@ class ToyCorewarVectorEnv(VectorEnv):
         self.distance = np.zeros(num_envs, dtype=np.int64)
         self._rows = np.arange(num_envs)
         self._needs_reset = np.ones(num_envs, dtype=bool)
+        if max_episodes is not None and (not isinstance(max_episodes, int) or max_episodes < 0):
+            raise ValueError(f"max_episodes must be None or an integer ≥ 0, got {max_episodes!r}")
+        self.max_episodes = max_episodes
+        self.episodes_started = 0  # since the last seeded reset
+        self.idle = np.zeros(num_envs, dtype=bool)
         self._started = False
         self._np_random, self._np_random_seed = seeding.np_random(None)
 
@@ -95,6 +104,8 @@ class ToyCorewarVectorEnv(VectorEnv):
         `options["reg_init"]` ([R] or [num_envs, R]) set the task of the copies reset."""
         if seed is not None:
             self._np_random, self._np_random_seed = seeding.np_random(seed)
+            self.episodes_started = 0
+            self.idle[:] = False
         options = dict(options or {})
         unknown = sorted(set(options) - {"target", "reg_init", "reset_mask"})
         if unknown:
@@ -112,6 +123,8 @@ class ToyCorewarVectorEnv(VectorEnv):
         targets = self._option_rows(options.get("target"), "target", targets, mask)
         reg_inits = self._option_rows(options.get("reg_init"), "reg_init", reg_inits, mask)
         self._start_episodes(rows, targets, reg_inits)
+        self.idle[rows] = False
+        self._limit(rows)
         self._started = True
         return self._observation(), {"registers": self.registers.copy()}
 
@@ -123,6 +136,25 @@ class ToyCorewarVectorEnv(VectorEnv):
         if array.ndim == 2 and array.shape == (self.num_envs, r):
             return np.stack([check_registers(row, r, f"{name}[{i}]") for i, row in enumerate(array)])[mask]
         return np.broadcast_to(check_registers(value, r, name), (int(mask.sum()), r))
+
+    def _limit(self, rows: np.ndarray) -> None:
+        """Count the episodes just started in `rows`; those past `max_episodes` make their copies idle."""
+        if self.max_episodes is not None:
+            allowed = max(0, self.max_episodes - self.episodes_started)
+            self.idle[rows[allowed:]] = True
+            self._needs_reset[rows[allowed:]] = False
+        self.episodes_started += len(rows)
+
+    def _restart(self, rows: np.ndarray) -> None:
+        """Start the next episodes of the copies `rows` whose episodes ended; with no more to start,
+        they become idle (their task is not drawn)."""
+        if self.max_episodes is not None:
+            allowed = max(0, self.max_episodes - self.episodes_started)
+            self.idle[rows[allowed:]] = True
+            rows = rows[:allowed]
+        if len(rows):
+            self._start_episodes(rows, *self.tasks(len(rows), self.np_random))
+            self.episodes_started += len(rows)
 
     def _start_episodes(self, rows: np.ndarray, targets: np.ndarray, reg_inits: np.ndarray) -> None:
         self.target[rows] = targets
@@ -137,14 +169,20 @@ class ToyCorewarVectorEnv(VectorEnv):
             raise RuntimeError("step() called before reset(); call reset() first")
         actions = self._check_actions(actions)
         resetting = self._needs_reset.copy() if self.autoreset_mode == AutoresetMode.NEXT_STEP else None
+        idle = self.idle.copy()
+        if idle.any():  # idle copies keep their state: step the others only
+            kept = (self.registers[idle].copy(), self.program[idle].copy(), self.length[idle].copy())
         # Copies about to be reset (NextStep) are stepped too, harmlessly: their state is overwritten.
         self.table.execute_batch(self.registers, actions)
         max_length = self.config.max_length
         self.program[self._rows, np.minimum(self.length, max_length - 1)] = actions
         self.length += 1
+        if idle.any():
+            self.registers[idle], self.program[idle], self.length[idle] = kept
         after = self.reward.distance(self.registers, self.target)
-        terminated = (actions == self.table.stop_action) | (self.length >= max_length)
+        terminated = ((actions == self.table.stop_action) | (self.length >= max_length)) & ~idle
         rewards = self.reward.step_reward(self.distance, after, terminated, max_length - self.length)
+        rewards[idle] = 0.0
         self.distance = after
         info: dict[str, Any] = {"registers": self.registers.copy(), "performance": -after,
                                 "solved": after == 0}
@@ -153,7 +191,7 @@ class ToyCorewarVectorEnv(VectorEnv):
             info["_performance"] = info["_solved"] = terminated.copy()
             if resetting.any():
                 rows = np.flatnonzero(resetting)
-                self._start_episodes(rows, *self.tasks(len(rows), self.np_random))
+                self._restart(rows)
                 rewards[rows] = 0.0
                 info["registers"][rows] = self.registers[rows]
             self._needs_reset = terminated.copy()
@@ -161,8 +199,7 @@ class ToyCorewarVectorEnv(VectorEnv):
             info["_performance"] = info["_solved"] = terminated.copy()
             if terminated.any():
                 info["final_obs"], info["_final_obs"] = self._observation(), terminated.copy()
-                rows = np.flatnonzero(terminated)
-                self._start_episodes(rows, *self.tasks(len(rows), self.np_random))
+                self._restart(np.flatnonzero(terminated))
         truncated = np.zeros(self.num_envs, dtype=bool)
         return self._observation(), rewards, terminated, truncated, info
 
@@ -179,16 +216,45 @@ class ToyCorewarVectorEnv(VectorEnv):
     def _observation(self) -> dict[str, np.ndarray]:
         return {"program": self.program.copy(), "registers": self.registers.copy(), "target": self.target.copy()}
 
+    def observation(self) -> dict[str, np.ndarray]:
+        """The copies' current observation (what the last reset() or step() returned)."""
+        return self._observation()
+
+    # -- checkpoints (a resumed run continues every copy's episode where it stood) -----------------------
+    STATE_ARRAYS = ("registers", "target", "program", "length", "distance", "_needs_reset", "idle")
+
+    def state(self) -> dict[str, Any]:
+        """Everything step() reads: the copies' arrays, the random generator, the episodes started."""
+        return {"arrays": {name: getattr(self, name).copy() for name in self.STATE_ARRAYS},
+                "rng": self.np_random.bit_generator.state, "episodes_started": self.episodes_started,
+                "started": self._started}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        for name in self.STATE_ARRAYS:
+            array = np.asarray(state["arrays"][name])
+            if array.shape != getattr(self, name).shape:
+                raise ValueError(f"the saved environment has {name} of shape {array.shape}, this one "
+                                 f"{getattr(self, name).shape} (another num_envs or machine)")
+            getattr(self, name)[...] = array
+        self.np_random.bit_generator.state = state["rng"]
+        self.episodes_started, self._started = int(state["episodes_started"]), bool(state["started"])
+        # Copies idle for want of episodes start again if this environment allows more (a run resumed
+        # with a larger budget); with the same budget none can.
+        idle = np.flatnonzero(self.idle)
+        if len(idle) and (self.max_episodes is None or self.episodes_started < self.max_episodes):
+            self.idle[idle] = False
+            self._restart(idle)
+
     def program_text(self, index: int) -> str:
         """The assembly text of copy `index`'s program so far."""
         actions = self.program[index, :self.length[index]]
         return format_program([self.table.instructions[a] for a in actions])
 
 
-def same_step_env(num_envs: int, machine: MachineConfig, reward: Any, tasks: TaskSource | None = None
-                  ) -> ToyCorewarVectorEnv:
+def same_step_env(num_envs: int, machine: MachineConfig, reward: Any, tasks: TaskSource | None = None,
+                  max_episodes: int | None = None) -> ToyCorewarVectorEnv:
     """The batched environment of a machine and a reward object (environment/rewards.py), SameStep
     autoreset (a finished copy restarts at once): what training and evaluation step on."""
     return ToyCorewarVectorEnv(num_envs, max_length=machine.max_length, num_registers=machine.num_registers,
                                n_vals=machine.n_vals, reward_func=reward.name, autoreset_mode="SameStep",
-                               tasks=tasks, **reward.settings)
+                               tasks=tasks, max_episodes=max_episodes, **reward.settings)

@@ -2,7 +2,8 @@
 
 import sys
 
-from toycorewar.cli import main
+from toycorewar.cli import main, quiet_closed_pipe
 
 if __name__ == "__main__":
+    quiet_closed_pipe()
     sys.exit(main())

@@ -20,7 +20,12 @@ class AssemblyError(ValueError):
 
     def __init__(self, line_number: int, line: str, reason: str) -> None:
         self.line_number, self.line, self.reason = line_number, line, reason
-        super().__init__(f"line {line_number}: '{line}': {reason}")
+        super().__init__(f"line {line_number}: '{shorten(line)}': {shorten(reason, 120)}")
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """`text` as an error message quotes it: at most `limit` characters (a bad line may be megabytes)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def parse_instruction(text: str, config: MachineConfig) -> Instruction:

@@ -5,11 +5,16 @@ ArgumentParser and `fail` here are also those of the harness's commands, trainin
 from __future__ import annotations
 
 import argparse
+import re
+import signal
 import sys
 from typing import NoReturn
 
-from toycorewar.assembly import AssemblyError, parse_program
+from toycorewar.assembly import AssemblyError, parse_program, shorten
 from toycorewar.machine import MachineConfig, run
+
+INTEGER = re.compile(r"-?[0-9]+")
+MAX_ASSEMBLY_BYTES = 64 * 1024
 
 
 class UsageError(Exception):
@@ -24,6 +29,13 @@ class ArgumentParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def quiet_closed_pipe() -> None:
+    """A closed pipe (`... | head -1`) ends the command quietly, as it does other Unix tools, rather than
+    with a BrokenPipeError."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
 def fail(message: str) -> NoReturn:
     """Print `message` as one error line and exit with status 2."""
     print(f"error: {message}", file=sys.stderr)
@@ -33,13 +45,31 @@ def fail(message: str) -> NoReturn:
 def parse_register_list(text: str, num_registers: int, what: str) -> list[int]:
     """Parse 'A,B,C,D' into NUM_REGISTERS integers in 0..255, or raise UsageError saying why."""
     parts = [p.strip() for p in text.split(",")]
-    if len(parts) != num_registers or not all(p.lstrip("-").isdigit() for p in parts):
-        raise UsageError(f"{what} '{text}': expected {num_registers} integers separated by commas")
+    if len(parts) != num_registers or not all(INTEGER.fullmatch(p) for p in parts):
+        raise UsageError(f"{what} '{shorten(text)}': expected {num_registers} integers separated by commas")
+    if any(len(p) > 4 for p in parts):
+        raise UsageError(f"{what} '{shorten(text)}': every value must be in 0..255")
     values = [int(p) for p in parts]
     bad = [v for v in values if not 0 <= v <= 255]
     if bad:
-        raise UsageError(f"{what} '{text}': {bad[0]} is out of range 0..255")
+        raise UsageError(f"{what} '{shorten(text)}': {bad[0]} is out of range 0..255")
     return values
+
+
+def read_assembly(path: str) -> str:
+    """The text of an assembly file, or a UsageError: unreadable, not UTF-8, or over MAX_ASSEMBLY_BYTES
+    (a program is a few lines; `/dev/zero` or a gigabyte file is refused without reading it all)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_ASSEMBLY_BYTES + 1)
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the file ({error.strerror})") from None
+    if len(data) > MAX_ASSEMBLY_BYTES:
+        raise UsageError(f"{path}: larger than {MAX_ASSEMBLY_BYTES // 1024} KiB: not an assembly program")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a text file (expected UTF-8 assembly)") from None
 
 
 def format_registers(registers: list[int]) -> str:
@@ -59,13 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = MachineConfig(args.registers, args.values, args.max_length)
         reg_init = parse_register_list(args.init, config.num_registers, "--init") if args.init else None
-        try:
-            with open(args.file, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as error:
-            raise UsageError(f"{args.file}: cannot read the file ({error.strerror})") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{args.file}: not a text file (expected UTF-8 assembly)") from None
+        text = read_assembly(args.file)
         try:
             program = parse_program(text, config)
         except AssemblyError as error:

@@ -6,10 +6,10 @@ training state, the run's record and its position (README, "Outputs").
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,19 +20,36 @@ from training.files import replace_atomically
 FORMAT_VERSION = 1
 
 
+def as_tensors(value: Any) -> Any:
+    """`value` with every numpy array inside it (dicts, lists, tuples) turned into a tensor: what
+    weights_only loading accepts. Readers take them back with np.asarray."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, dict):
+        return {key: as_tensors(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(as_tensors(item) for item in value)
+    return value
+
+
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Save `payload` to `path` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with replace_atomically(path) as temporary:
-        torch.save({"format": FORMAT_VERSION, **payload}, temporary)
+        torch.save({"format": FORMAT_VERSION, **as_tensors(payload)}, temporary)
 
 
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
     """The content of a model file; a file that is not one of this version is a ValueError naming it."""
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder, not a model file")
     try:
         checkpoint = torch.load(path, map_location=device, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
-        raise ValueError(f"{path}: not a model file ({type(error).__name__})") from None
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such model file") from None
+    except Exception as error:  # whatever a damaged file raises: empty, truncated, text, random bytes
+        kind = "empty" if path.is_file() and path.stat().st_size == 0 else "damaged or not one"
+        raise ValueError(f"{path}: not a model file ({kind}: {type(error).__name__})") from None
     version = checkpoint.get("format") if isinstance(checkpoint, dict) else None
     if version != FORMAT_VERSION:
         raise ValueError(f"{path}: not a model file of this version (format {version!r}, expected {FORMAT_VERSION})")

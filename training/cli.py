@@ -3,10 +3,29 @@ line: one-line errors with exit status 2 (toycorewar/cli.py) and the rule for an
 
 from __future__ import annotations
 
-from toycorewar.cli import ArgumentParser, UsageError, fail, parse_register_list
+import signal
+from typing import Any
+
+from toycorewar.cli import ArgumentParser, UsageError, fail, parse_register_list, quiet_closed_pipe
 from training.files import folder_name_problem
 
-__all__ = ["ArgumentParser", "UsageError", "check_name", "fail", "parse_register_list"]
+__all__ = ["ArgumentParser", "UsageError", "check_name", "fail", "parse_register_list", "quiet_closed_pipe",
+           "stop_on_signals"]
+
+
+def _terminate_as_interrupt(signum: int, frame: Any) -> None:
+    # Through SIGINT's handler of the moment, so that a run that defers or forwards Ctrl-C does so for this too.
+    signal.raise_signal(signal.SIGINT)
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and a polite kill (SIGTERM: `kill`, a scheduler's time limit) both stop the command
+    as Ctrl-C does, however it was started: a job started with `&` in a script inherits SIGINT ignored,
+    so Python's own handler is put back rather than assumed. A closed pipe ends the command quietly.
+    Worker processes call this too (they inherit an ignored SIGINT across exec)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    quiet_closed_pipe()
 
 
 def check_name(parser: ArgumentParser, name: str) -> None:

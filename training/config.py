@@ -7,6 +7,7 @@ one, the field and what was expected. Nothing here is read at import time.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,11 +20,14 @@ from environment.tasks import schedule_from_spec
 from toycorewar import MachineConfig
 from training.files import ConfigError, folder_name_problem, read_json
 
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]  # what numpy and torch both take
+MAX_RUN_ID = 10**18  # an integer run id names a folder: a few digits, not hundreds
+
 
 class ToyCorewarSettings(Model):
     NUM_ACTIONS: PositiveInt = 225
-    NUM_REGISTERS: PositiveInt = 4
-    MAX_LENGTH: PositiveInt = 5
+    NUM_REGISTERS: Annotated[int, Field(ge=1, le=16)] = 4
+    MAX_LENGTH: Annotated[int, Field(ge=1, le=64)] = 5
     N_INSTRUCTIONS: Literal[4] = 4
     N_VARS: Literal[3] = 3
     N_VALS: Annotated[int, Field(ge=1, le=256)] = 20
@@ -51,8 +55,8 @@ class Settings(Model):
     LOG_FREQ: PositiveInt = 1000
     SAVE_FREQ: NonNegativeInt = 1000
     PERF_MRY: PositiveInt = 100
-    EVAL_TARGETS: PositiveInt = 100  # held-out random targets evaluated when a run's targets are null
-    EVAL_SEED: NonNegativeInt = 100
+    EVAL_TARGETS: Annotated[int, Field(ge=1, le=100_000)] = 100  # held-out random targets when targets are null
+    EVAL_SEED: Seed = 100
     toy_corewar: ToyCorewarSettings = ToyCorewarSettings()
 
 
@@ -88,12 +92,15 @@ class Run(Model):
     reward_settings: dict[str, bool] = {}
     targets: dict[str, Any] | None = None
     reg_inits: dict[str, Any] | None = None
-    seed: NonNegativeInt | None = None
-    search_budget: NonNegativeInt = 0  # evaluation by guided tree search with this many expansions (0: greedy)
+    seed: Seed | None = None
+    # Evaluation by guided tree search with this many expansions (0: greedy).
+    search_budget: Annotated[int, Field(ge=0, le=10**7)] = 0
 
     @field_validator("id")
     @classmethod
     def _names_a_folder(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 0 <= value <= MAX_RUN_ID:
+            raise ValueError(f"an integer run id must be in 0..{MAX_RUN_ID:.0e} (it names a folder)")
         problem = folder_name_problem(value, "run id") if isinstance(value, str) else None
         if problem:
             raise ValueError(problem)
@@ -183,7 +190,7 @@ def parse_training(data: Any, config: Config, source: str = "training.json") -> 
                 text = str(error)
                 prefix = "" if text.startswith(field) else f"{field}: "
                 raise ConfigError(f"{source}: {label}: {prefix}{text}") from None
-        problem = _replay_problem(run, config)
+        problem = _replay_problem(run, config) or _memory_problem(run, config)
         if problem:
             raise ConfigError(f"{source}: {label}: {problem}")
         runs.append(run)
@@ -194,7 +201,12 @@ def _replay_problem(run: Run, config: Config) -> str | None:
     """A DQN run of several fixed targets keeps replay_buffer_size // N rows per target
     (`replay_per_task`, agents/replay.py): each must hold at least one step of every copy."""
     params = config.presets[run.algo].parameters
-    if not getattr(params, "replay_per_task", False):
+    if not hasattr(params, "replay_per_task"):
+        return None
+    if params.replay_buffer_size < params.num_envs:
+        return (f"presets.{run.algo}.parameters.replay_buffer_size {params.replay_buffer_size} holds fewer rows than "
+                f"num_envs {params.num_envs} (one step of every copy): raise it")
+    if not params.replay_per_task:
         return None
     machine = config.machine
     schedule = schedule_from_spec(run.targets, "targets", machine.num_registers, run.episodes,
@@ -206,6 +218,30 @@ def _replay_problem(run: Run, config: Config) -> str | None:
         return (f"targets: {count} targets leave {params.replay_buffer_size // count} replay rows each "
                 f"(presets.{run.algo}.parameters.replay_buffer_size {params.replay_buffer_size}), fewer than "
                 f"num_envs {params.num_envs}: raise replay_buffer_size or set replay_per_task false")
+    return None
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _memory_problem(run: Run, config: Config) -> str | None:
+    """A DQN run's replay (and demonstration) buffers are allocated whole at its start: refuse those that
+    would take more than half of this machine's memory, before anything is written."""
+    params = config.presets[run.algo].parameters
+    if not hasattr(params, "replay_buffer_size") or params.replay_buffer_size is None or \
+            not hasattr(params, "demo_buffer_size"):
+        return None
+    machine, memory = config.machine, physical_memory()
+    row = 4 * machine.max_length + 3 * machine.num_registers + 8 + 4 + 1 + 8 + 3 * 8  # agents/replay.py arrays
+    needed = (params.replay_buffer_size + params.demo_buffer_size) * row
+    if memory is not None and needed > memory // 2:
+        return (f"presets.{run.algo}.parameters.replay_buffer_size {params.replay_buffer_size}: the replay buffers "
+                f"would take {needed / 2**30:.1f} GiB, more than half of this machine's {memory / 2**30:.1f} GiB")
     return None
 
 

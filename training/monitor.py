@@ -25,23 +25,20 @@ from training.schedule import EventSchedule
 
 
 @contextmanager
-def interrupt_deferred(active: bool = True) -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it (main thread only: elsewhere, or when
-    not `active`, the block runs as it is)."""
-    if (not active or threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is None):  # None: a handler Python cannot put back
+def stop_requests(monitor: Monitor) -> Iterator[None]:
+    """While the block runs, Ctrl-C (SIGINT, and SIGTERM through it: training/cli.py) asks `monitor` to
+    stop rather than raising: the agent's loop ends at its next step, where everything it holds is
+    consistent, and the checkpoint taken there resumes exactly (README, "Stopping and resuming"). In
+    a thread other than the main one (no handler can be set there) the block runs as it is, and a
+    KeyboardInterrupt still stops the run, less exactly."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: monitor.request_stop())
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-    if received and callable(previous):
-        previous(signal.SIGINT, None)
-    elif received and previous == signal.SIG_DFL:
-        raise KeyboardInterrupt
 
 
 class Monitor:
@@ -49,8 +46,10 @@ class Monitor:
     and the last checkpoint every SAVE_FREQ (and at the end), a progress bar."""
 
     def __init__(self, ctx: RunContext, agent: Agent, stop_when_solved: bool = False,
-                 max_seconds: float | None = None, after_solve: int | None = None) -> None:
+                 max_seconds: float | None = None, after_solve: int | None = None,
+                 stop_after: int | None = None) -> None:
         self.ctx, self.agent, self.max_seconds = ctx, agent, max_seconds
+        self.stop_after = stop_after  # stop as Ctrl-C does once this many episodes have ended
         # Episodes trained past the first solve before the run ends (None: to its budget).
         self.after_solve = 0 if stop_when_solved else after_solve
         settings = ctx.config.settings
@@ -66,6 +65,9 @@ class Monitor:
         self.logger = RunLogger(ctx.run_dir, ctx.tensorboard_dir, ctx.run.episodes, f"run {ctx.run.id}",
                                 ctx.position, ctx.quiet)
         self._episode = 0
+        self.stop_requested = False  # Ctrl-C or SIGTERM: the loop ends at its next step
+        self.last_evaluation: Evaluation | None = None  # this session's latest, and the episode of the latest log
+        self.last_logged = -1
         self.elapsed_before = 0.0
         self.started = time.perf_counter()
 
@@ -80,20 +82,24 @@ class Monitor:
         solved = self.after_solve is not None and first_solve is not None and (
             self._episode >= first_solve + self.after_solve)
         out_of_time = self.max_seconds is not None and self.elapsed() >= self.max_seconds
-        return solved or out_of_time or self._episode >= self.ctx.run.episodes
+        return self.stop_requested or solved or out_of_time or self._episode >= self.ctx.run.episodes
+
+    def request_stop(self) -> None:
+        self.stop_requested = True
 
     def update(self, episodes_done: int, **scalars: float) -> None:
         """Tell the monitor how many episodes have ended; it evaluates, logs and saves when due."""
         due = self.schedule.due(self._episode, episodes_done)
-        # Once the count passes a boundary its evaluation must be done: a checkpoint taken after an
-        # interrupted one would resume past it and its log would never be written.
-        with interrupt_deferred(bool(due)):
-            self.logger.advance(episodes_done - self._episode, **scalars)
-            self._episode = episodes_done
-            for boundary in due.evaluations:
-                self.assess(boundary, log=boundary in due.logged)
-            if due.save:
-                self.save()
+        # Ctrl-C only asks for a stop (stop_requests), so the evaluations of the boundaries passed are
+        # always done: a checkpoint never resumes past an evaluation it has not logged.
+        self.logger.advance(episodes_done - self._episode, **scalars)
+        self._episode = episodes_done
+        if self.stop_after is not None and episodes_done >= self.stop_after:
+            self.request_stop()
+        for boundary in due.evaluations:
+            self.assess(boundary, log=boundary in due.logged)
+        if due.save:
+            self.save()
 
     # -- the run's start and end ----------------------------------------------------------------------
     def start(self) -> None:
@@ -110,6 +116,10 @@ class Monitor:
         curve = self.record.curve
         if not interrupted and (not curve or curve[-1][0] != self._episode):
             self.assess(self._episode, log=True)
+        elif not interrupted and self.last_logged != self._episode and self.last_evaluation is not None:
+            # The run ended on an evaluation that was not a log's: its log is the run's last.
+            self.logger.write(self.last_evaluation, self._episode, self.elapsed(), self.record.global_performance)
+            self.last_logged = self._episode
         self.save()
         self.logger.close()
 
@@ -121,8 +131,10 @@ class Monitor:
         record = self.record
         record.observe(evaluation, self.agent.model_payload, self.elapsed())
         self.logger.show(evaluation.mean_performance, record.best_performance)
+        self.last_evaluation = evaluation
         if log:
             self.logger.write(evaluation, self._episode, self.elapsed(), record.global_performance)
+            self.last_logged = episode
         return evaluation
 
     # -- checkpoints ----------------------------------------------------------------------------------

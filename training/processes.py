@@ -13,6 +13,8 @@ from training.run import train_run
 
 
 def _worker(results: Any, index: int, task: dict) -> None:
+    from training.cli import stop_on_signals
+    stop_on_signals()  # a worker started from a job in the background inherits SIGINT ignored
     try:
         results.put((index, train_run(**task)))
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ import torch
 
 from training.config import parse_config, parse_training
 from training.context import RunContext
-from training.monitor import Monitor, interrupt_deferred
+from training.monitor import Monitor, stop_requests
 from training.result import RunResult
 
 
@@ -26,17 +26,47 @@ def agent_class(name: str) -> type:
     return {"DQN_Agent": DQN_Agent, "AC_Agent": AC_Agent, "PG_Agent": PG_Agent}[name]
 
 
+def resume_problem(run_data: dict, config_data: dict, last: Path) -> str | None:
+    """Why the run cannot resume from the checkpoint `last` (one line), or None when it can: the file
+    is read, and its training state loaded into the agent the run would build, as --resume will."""
+    from training.checkpoints import load_checkpoint
+
+    config = parse_config(config_data)
+    run = parse_training([run_data], config)[0]
+    try:
+        checkpoint = load_checkpoint(last)
+    except ValueError as error:
+        return str(error).removeprefix(f"{last}: ")
+    ctx = RunContext(run, config, last.parent.parent, last.parent.parent, seed=0)
+    agent_name = ctx.agent_name
+    if checkpoint.get("agent") != agent_name:
+        return f"it holds a {checkpoint.get('agent')!r} model, the run trains {agent_name}"
+    if not isinstance(checkpoint.get("monitor"), dict) or not isinstance(checkpoint.get("training"), dict):
+        return "it is not a checkpoint to resume from (no training state)"
+    torch.set_num_threads(1)
+    agent = agent_class(agent_name)(ctx.agent_setup())
+    try:
+        agent.load_training_state(checkpoint["training"])
+    except Exception as error:  # a network of another shape, a missing entry: whatever loading finds
+        lines = str(error).strip().splitlines()
+        detail = f"{type(error).__name__}: {lines[0][:160]}" if lines else type(error).__name__
+        return f"its training state does not fit the run's {agent_name} ({detail})"
+    return None
+
+
 def train_run(run_data: dict, config_data: dict, run_dir: str, tensorboard_dir: str, seed: int = 0,
               quiet: bool = True, position: int = 0, resume: bool = False,
               threads: int = 1, stop_when_solved: bool = False, max_seconds: float | None = None,
-              after_solve: int | None = None) -> RunResult:
+              after_solve: int | None = None, stop_after: int | None = None) -> RunResult:
     """Train the run described by `run_data` (one entry of training.json) under `config_data`.
 
     `threads`: torch threads of this run (one suits these small networks best on CPU);
     `stop_when_solved`: end the run at its first evaluation that solves every task (benchmarks);
     `max_seconds`: end it once it has trained that long (benchmarks comparing methods at equal time);
     `after_solve`: end it that many episodes after its first solve (benchmarks measuring whether a
-    solved run stays solved; 0 is `stop_when_solved`).
+    solved run stays solved; 0 is `stop_when_solved`);
+    `stop_after`: stop as Ctrl-C does (status "interrupted", a checkpoint to resume) at the first step
+    that ends this many episodes: an interruption at a chosen point (tests of exact resume).
     A failing run is reported (status "failed", its error and traceback), never raised.
     """
     started = time.perf_counter()
@@ -50,18 +80,20 @@ def train_run(run_data: dict, config_data: dict, run_dir: str, tensorboard_dir: 
                          position=position, resume=resume)
         agent = agent_class(ctx.agent_name)(ctx.agent_setup())
         monitor = Monitor(ctx, agent, stop_when_solved=stop_when_solved, max_seconds=max_seconds,
-                          after_solve=after_solve)
+                          after_solve=after_solve, stop_after=stop_after)
         try:
-            # Ctrl-C during the first evaluation (or the restore) waits for it, then saves as below.
-            with interrupt_deferred():
+            # Ctrl-C asks the run to stop: the first evaluation (or the restore) and the step under way
+            # end first, then the run saves where it stands.
+            with stop_requests(monitor):
                 monitor.start()
-            agent.train(monitor)
-        except KeyboardInterrupt:
+                agent.train(monitor)
+                stopped = monitor.stop_requested and monitor.episode < run.episodes
+                monitor.finish(interrupted=stopped)
+            return monitor.result("interrupted" if stopped else "finished")
+        except KeyboardInterrupt:  # where no handler could be set (a thread other than the main one)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the checkpoint short
             monitor.finish(interrupted=True)
             return monitor.result("interrupted")
-        monitor.finish()
-        return monitor.result("finished")
     except KeyboardInterrupt:
         result.status, result.seconds = "interrupted", time.perf_counter() - started
     except Exception as error:  # a failing run is reported, and must not stop the others

@@ -52,11 +52,14 @@ def test_training_learns_from_the_replay_and_a_checkpoint_keeps_the_buffer(optio
         assert dqn.replay.hindsight.reward_scale == dqn.params.reward_scale
         assert (dqn.buffer.arrays["priority"][:dqn.buffer.size] != 1.0).any()  # the TD errors set priorities
     state = dqn.training_state()
-    assert set(state["buffer"]) == {"index", "size", "arrays"} and "priority" in state["buffer"]["arrays"]
+    assert set(state["buffer"]) == {"index", "size", "arrays", "max_priority", "links"}
+    assert "priority" in state["buffer"]["arrays"]
     resumed = agent(**options)
     resumed.load_training_state(state)
     assert (resumed.buffer.index, resumed.buffer.size) == (dqn.buffer.index, dqn.buffer.size)
-    assert resumed.buffer.max_priority == max(1.0, dqn.buffer.arrays["priority"].max())
+    assert resumed.buffer.max_priority == dqn.buffer.max_priority
+    for name in ("serial", "following", "following_serial", "last_rows", "last_serials"):
+        assert np.array_equal(getattr(resumed.buffer, name), getattr(dqn.buffer, name)), name
     for name, array in dqn.buffer.arrays.items():
         assert np.array_equal(resumed.buffer.arrays[name], array), name
     a, b = dqn.replay.sample(16, np.random.default_rng(1)), resumed.replay.sample(16, np.random.default_rng(1))

@@ -188,9 +188,13 @@ def test_a_buffer_state_saved_before_the_split_loads():
     assert buffer.arrays["next_registers"][:2].tolist() == [[1, 0], [1, 1]]
     batch = uniform(buffer, n_step=2, gamma=0.5).sample(32, np.random.default_rng(0))
     assert {int(a): float(r) for a, r in zip(batch.action, batch.reward, strict=True)} == {0: 2.0, 1: 2.0}
-    state = buffer.state()  # ... and is saved again in the same format
-    assert state.keys() == saved.keys() and state["arrays"].keys() == saved["arrays"].keys()
+    state = buffer.state()  # ... and is saved again with the same fields, now with the links and max priority
+    assert state.keys() == saved.keys() | {"links", "max_priority"}
+    assert state["arrays"].keys() == saved["arrays"].keys()
     assert all(state["arrays"][name].equal(array) for name, array in saved["arrays"].items())
+    again = ReplayBuffer(8, MACHINE, num_envs=1)
+    again.load_state(state)
+    assert np.array_equal(again.following, buffer.following) and again.max_priority == 2.5
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.5])

@@ -44,6 +44,27 @@ def raw(file: str, text: str) -> Callable[[Path], None]:
     return write
 
 
+def raw_bytes(file: str, data: bytes) -> Callable[[Path], None]:
+    """A case that writes `file` as `data`."""
+    def write(folder: Path) -> None:
+        write_inputs(folder, runs())
+        (folder / file).write_bytes(data)
+    return write
+
+
+def config_text(edit: Callable[[str], str]) -> Callable[[Path], None]:
+    """A case that edits the text of a valid config.json."""
+    def write(folder: Path) -> None:
+        write_inputs(folder, runs())
+        path = folder / "config.json"
+        path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return write
+
+
+def lr_as(text: str) -> Callable[[str], str]:
+    return lambda config: config.replace('"lr": 0.001', f'"lr": {text}', 1)
+
+
 def dqn(config: dict) -> dict:
     return config["presets"]["DQN"]["parameters"]
 
@@ -83,6 +104,39 @@ CASES = {
     "unknown_key_in_a_run": (training(lambda r: r[0].update(epsiodes=100)), [], "training.json", "epsiodes"),
     "run_id_that_is_not_a_folder_name": (training(lambda r: r[0].update(id="../elsewhere")), [], "training.json",
                                          "id"),
+    # What reading a file refuses (training/files.py read_json): strict JSON, UTF-8, bounded.
+    "config_not_utf8": (raw_bytes("config.json", '{"settings": {"DEVICE": "cpu"}}'.encode("utf-16")), [],
+                        "config.json", "UTF-8"),
+    "training_in_latin1": (raw_bytes("training.json", '[{"id": "é", "algo": "DQN"}]'.encode("latin-1")), [],
+                           "training.json", "UTF-8"),
+    "nan_learning_rate": (config_text(lr_as("NaN")), [], "config.json", "NaN"),
+    "infinity_learning_rate": (config_text(lr_as("Infinity")), [], "config.json", "Infinity"),
+    "learning_rate_too_large_for_a_float": (config_text(lr_as("1e400")), [], "config.json", "1e400"),
+    "integer_of_5000_digits": (config_text(lr_as("9" * 5000)), [], "config.json", "too large"),
+    "duplicate_key": (config_text(lambda c: c.replace('"lr": 0.001', '"lr": 0.001, "lr": 0.1', 1)), [],
+                      "config.json", '"lr" appears twice'),
+    "nested_100000_deep": (raw("training.json", "[" * 100_000 + "]" * 100_000), [], "training.json", "nest"),
+    # Numbers that JSON holds but no field can use: found before anything is written.
+    "episodes_2_to_the_63": (training(lambda r: r[0].update(episodes=2**63)), [], "training.json", "too large"),
+    "episodes_beyond_a_billion": (training(lambda r: r[0].update(episodes=10**12)), [], "training.json", "episodes"),
+    "seed_2_to_the_40": (training(lambda r: r[0].update(seed=2**40)), [], "training.json", "seed"),
+    "alternate_freq_10_to_the_12": (training(lambda r: r[0]["targets"].update(alternate_freq=10**12)), [],
+                                    "training.json", "alternate_freq"),
+    "integer_run_id_of_19_digits": (training(lambda r: r[0].update(id=10**18 + 1)), [], "training.json", "id"),
+    "run_id_of_300_characters": (training(lambda r: r[0].update(id="r" * 300)), [], "training.json", "id"),
+    "a_trillion_random_targets": (training(lambda r: r[0].update(targets={"values": 10**12})), [], "training.json",
+                                  "targets"),
+    "learning_rate_above_1": (settings(lambda c: dqn(c).update(lr=1e300)), [], "config.json",
+                              "presets.DQN.parameters.lr"),
+    "reward_scale_1e300": (settings(lambda c: dqn(c).update(reward_scale=1e300)), [], "config.json",
+                           "presets.DQN.parameters.reward_scale"),
+    "epsilon_decay_steps_1e300": (settings(lambda c: dqn(c).update(epsilon_decay_steps=1e300)), [], "config.json",
+                                  "presets.DQN.parameters.epsilon_decay_steps"),
+    "replay_of_a_billion_rows": (settings(lambda c: dqn(c).update(replay_buffer_size=10**9)), [], "config.json",
+                                 "replay_buffer_size"),
+    "lstm_of_a_million_units": (settings(lambda c: dqn(c).update(h_size=10**6)), [], "config.json", "h_size"),
+    "eval_targets_10_to_the_9": (settings(lambda c: c["settings"].update(EVAL_TARGETS=10**9)), [], "config.json",
+                                 "EVAL_TARGETS"),
 }
 
 
@@ -90,7 +144,8 @@ CASES = {
 THROUGH_MAIN = ["malformed_json_in_config", "missing_training_file", "unknown_key_in_settings", "string_learning_rate",
                 "gamma_above_1", "num_actions_disagrees_with_registers_and_values", "unknown_agent_class",
                 "negative_episodes", "unknown_preset_in_algo", "target_value_out_of_0_255", "duplicate_run_id",
-                "unknown_key_in_a_run"]
+                "unknown_key_in_a_run", "config_not_utf8", "nested_100000_deep", "integer_of_5000_digits",
+                "a_trillion_random_targets"]
 
 
 @pytest.fixture(scope="module")

@@ -35,9 +35,16 @@ def test_an_existing_sweep_is_kept_without_f_and_replaced_with_f(inputs, capsys)
         assert (folder / "keep.txt").read_text(encoding="utf-8") == "an earlier experiment"
 
 
-def test_a_trial_that_crashes_is_a_failed_trial_and_the_sweep_goes_on(inputs, capsys):
-    # Valid for DQN_Agent, but no machine holds such a replay buffer: each trial fails as its run starts.
-    space = {"DQN_Agent": {"replay_buffer_size": {"type": "int", "min": 10**14, "max": 10**15}}}
+def test_a_trial_that_crashes_is_a_failed_trial_and_the_sweep_goes_on(inputs, capsys, monkeypatch):
+    # Every value that cannot run is refused when the files are read, so the crash is injected: each trial's
+    # agent raises MemoryError as it is built (the sweep's own code in this process).
+    from agents.dqn import DQN_Agent
+
+    def out_of_memory(self, setup):
+        raise MemoryError("injected: no memory for this trial")
+
+    monkeypatch.setattr(DQN_Agent, "__init__", out_of_memory)
+    space = {"DQN_Agent": {"replay_buffer_size": {"type": "int", "min": 1000, "max": 5000}}}
     (inputs / "space.json").write_text(json.dumps(space), encoding="utf-8")
     status = parameter_search.main(["huge", *tiny_sweep_args("--budget", "2")])
     out = capsys.readouterr().out
