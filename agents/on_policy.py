@@ -15,6 +15,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from agents.base import AgentSetup, Progress, first_observation, network_payload, restore_rng, rng_state
 from agents.networks import build_network, greedy_policy, network_spec, observation_tensors
+from agents.self_imitation import SelfImitation
 
 
 class OnPolicyAgent:
@@ -40,6 +41,7 @@ class OnPolicyAgent:
         self.horizon = setup.machine.max_length
         self.loss = float("nan")
         self.env_restored = False  # a checkpoint put the environment back (its episodes go on)
+        self.imitation = SelfImitation(setup, p, p.num_envs) if p.self_imitation else None
 
     def returns(self, rewards: torch.Tensor, terminated: torch.Tensor, last_values: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -58,6 +60,8 @@ class OnPolicyAgent:
 
     def train(self, progress: Progress) -> None:
         obs = first_observation(self.env, self.rng, self.env_restored)
+        if self.imitation is not None and not self.env_restored:
+            self.imitation.started(obs)
         while not progress.done and not self.env.idle.all():  # all idle: every episode of the budget played
             trajectory = {"program": [], "registers": [], "target": [], "action": [], "reward": [], "terminated": [],
                           "stepping": []}
@@ -65,7 +69,11 @@ class OnPolicyAgent:
             for _ in range(self.horizon):
                 actions = self.sample_actions(obs)
                 trajectory["stepping"].append(~self.env.idle)  # at the budget's end, idle copies learn nothing
-                next_obs, rewards, terminated, _, _ = self.env.step(actions)
+                next_obs, rewards, terminated, _, info = self.env.step(actions)
+                if self.imitation is not None and terminated.any():
+                    ended = np.flatnonzero(terminated)
+                    self.imitation.ended(info["final_obs"], info["solved"], ended)
+                    self.imitation.started(next_obs, ended)
                 for name in ("program", "registers", "target"):
                     trajectory[name].append(obs[name])
                 trajectory["action"].append(actions)
@@ -99,11 +107,22 @@ class OnPolicyAgent:
         value_loss = ((returns - values) ** 2 * mask).sum() / count
         entropy_bonus = p.entropy_coef * (entropy * mask).sum() / count
         loss = policy_loss + getattr(p, "value_coef", 0.5) * value_loss - entropy_bonus
+        if self.imitation is not None:
+            loss = loss + p.demo_weight * self.imitation_loss(steps * n)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0)
         self.optimizer.step()
         self.loss = float(loss.detach())
+
+    def imitation_loss(self, rows: int) -> torch.Tensor | float:
+        """Self-imitation: the policy's cross-entropy on steps of the kept solving programs (0 before any)."""
+        count = self.imitation.batch_share(rows)
+        if not count:
+            return 0.0
+        demos = self.imitation.replay.sample(count, self.rng)
+        logits, _ = self.network(*observation_tensors(demos._asdict(), self.device))
+        return F.cross_entropy(logits, torch.as_tensor(demos.action, device=self.device))
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def model_payload(self) -> dict[str, Any]:
@@ -111,7 +130,8 @@ class OnPolicyAgent:
 
     def training_state(self) -> dict[str, Any]:
         return {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "rng": rng_state(self.rng), "loss": self.loss, "env": self.env.state()}
+                "rng": rng_state(self.rng), "loss": self.loss, "env": self.env.state(),
+                **({"self_imitation": self.imitation.state()} if self.imitation is not None else {})}
 
     def load_training_state(self, state: dict[str, Any]) -> None:
         self.network.load_state_dict(state["network"])
@@ -121,3 +141,5 @@ class OnPolicyAgent:
         if "env" in state:  # older checkpoints: the episodes in progress start afresh
             self.env.load_state(state["env"])
             self.env_restored = True
+        if self.imitation is not None:
+            self.imitation.load_state(state["self_imitation"])

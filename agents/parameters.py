@@ -124,6 +124,13 @@ class OnPolicyParameters(NetworkParameters):
     afterstate: bool = False
     effect_size: Annotated[int, Field(ge=0, le=4096)] = 0
     policy_temperature: Annotated[float, Field(gt=0, le=1000)] = 1.0
+    # Self-imitation (agents/self_imitation.py): the shortest program that solved each task in training is
+    # kept (demo_buffer_size transitions in all) and imitated: each update adds demo_weight × the
+    # cross-entropy of the policy on demo_fraction × the rollout's rows drawn from those programs' steps.
+    self_imitation: bool = False
+    demo_buffer_size: Annotated[int, Field(ge=1, le=10**7)] = 10_000
+    demo_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.25
+    demo_weight: Weight = 1.0
 
 
 class ACParameters(OnPolicyParameters):

@@ -6,8 +6,10 @@ solution. The solutions form a demonstration buffer; each learning step draws `d
 its batch from it, under the TD loss and DQfD's large-margin loss (as expert iteration's
 demonstrations, agents/expert_iteration.py), so that the greedy policy is pulled to a program that
 solves and held there while the rest of the replay keeps changing: what is solved stays solved
-(README, "Keeping every task"). The programs are the agent's own, played while it explored
-(self-imitation learning, Oh et al. 2018); no search and no synthesizer teaches.
+(README, "Keeping every task"). The on-policy agents imitate them instead (a cross-entropy loss on
+the demonstrated actions, self-imitation's original use in actor-critic). The programs are the
+agent's own, played while it explored (self-imitation learning, Oh et al. 2018); no search and no
+synthesizer teaches.
 
 One solution is kept per task, for at most demo_buffer_size // MAX_LENGTH tasks (the oldest task's
 goes first when a new task is solved beyond that).
@@ -66,7 +68,8 @@ class SelfImitation:
 
     def _fill(self) -> None:
         self.buffer = ReplayBuffer(self.params.demo_buffer_size, self.machine, 1)
-        self.replay = Replay(self.buffer, UniformSampler(self.buffer), self.params.n_step, self.params.gamma)
+        self.replay = Replay(self.buffer, UniformSampler(self.buffer), getattr(self.params, "n_step", 1),
+                             self.params.gamma)
         for actions, target, start in self.solutions.values():
             store_episode(self.buffer, play_episode(self.env, list(actions), list(target), list(start),
                                                     self.params.reward_scale))

@@ -120,3 +120,31 @@ def test_training_with_self_imitation_runs_and_its_state_resumes():
 def test_inconsistent_options_are_refused(options, message):
     with pytest.raises(ValidationError, match=message):
         params(**options)
+
+
+@pytest.mark.parametrize("agent_class", ["AC_Agent", "PG_Agent"])
+def test_the_on_policy_agents_imitate_their_solutions_and_keep_them_in_their_state(agent_class):
+    from agents.actor_critic import AC_Agent
+    from agents.parameters import ACParameters, PGParameters
+    from agents.policy_gradient import PG_Agent
+
+    classes = {"AC_Agent": (AC_Agent, ACParameters), "PG_Agent": (PG_Agent, PGParameters)}
+    agent_type, parameter_type = classes[agent_class]
+    options = {"h_size": 8, "middle_size": 16, "num_envs": 4, "afterstate": True, "self_imitation": True,
+               "demo_buffer_size": 50, "reward_scale": 0.05}
+    agent = agent_type(setup(parameter_type(**options)))
+
+    class Episodes:
+        episode = 0
+        done = property(lambda self: self.episode >= 40)
+
+        def update(self, episodes_done: int, **scalars: float) -> None:
+            self.episode = episodes_done
+
+    agent.train(Episodes())
+    # The afterstate actor prefers the exact reward from the start: `ld %3, r1` comes early and solves.
+    assert agent.imitation.solutions
+    assert float(agent.imitation_loss(20).detach()) > 0  # the policy's cross-entropy on the solutions' steps
+    resumed = agent_type(setup(parameter_type(**options)))
+    resumed.load_training_state(agent.training_state())
+    assert resumed.imitation.solutions == agent.imitation.solutions

@@ -24,9 +24,12 @@ TARGETS = [[0, 10, 30, 250], [4, 14, 18, 238]]
 
 def config_for(algo: str) -> dict:
     config = tiny_config()
-    if algo == "DQN":  # every part of the shipped DQN that holds state: demonstrations, greedy copies, temperature
+    # Every part of the shipped presets that holds state: demonstrations, greedy copies, temperature.
+    if algo == "DQN":
         config["presets"]["DQN"]["parameters"].update(self_imitation=True, greedy_copies=1, temperature=0.05,
                                                       known_rewards=True, effect_size=4)
+    else:
+        config["presets"][algo]["parameters"].update(self_imitation=True)
     return config
 
 
