@@ -23,7 +23,7 @@ from sweeps.sigopt_driver import choose_driver, make_connection
 from sweeps.spaces import SearchSpace, Trial, best_preset, best_trial, load_search_space, read_trials
 from training.cli import ArgumentParser, check_name, fail, stop_on_signals
 from training.config import Config, ConfigError, load_config, load_training, parse_training
-from training.files import claim_experiment_folders, write_json
+from training.files import ExperimentLock, check_experiment_folders, claim_experiment_folders, write_json
 
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 DEFAULT_BUDGET = 300
@@ -133,6 +133,7 @@ def trainer(parallel: int, ray_address: str | None) -> Any:
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     experiment, tensorboard = Path("experiments") / args.name, Path("runs") / args.name
+    lock = ExperimentLock(experiment)
     try:
         driver = choose_driver(args.driver, os.environ)
         if args.parallel > 1 and driver == "lite":
@@ -146,19 +147,30 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"--ray: {error}") from None
             connect(args.ray)
         connection, driver = make_connection(driver, os.environ)
+        lock.check_free()  # a writer at work is named first
+        if not args.resume:  # the refusals that need no lock leave nothing behind, not even the lock file
+            check_experiment_folders(experiment, tensorboard, args.force)
+        lock.acquire(" ".join(["python parameter_search.py", *(argv if argv is not None else sys.argv[1:])]))
+        if lock.taken_over:
+            print(f"note: taking over the lock of {experiment} left by {lock.taken_over}, which is no longer "
+                  "running", file=sys.stderr)
         if not args.resume:
             prepare_folders(args, experiment, tensorboard)
     except ConfigError as error:
+        lock.release()
         fail(str(error))
-    for warning in plan.space.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    if not args.resume:
-        experiment.mkdir(parents=True)
-        write_json(experiment / "config.json", plan.config.to_json())
-        write_json(experiment / "Training_descriptions.json", [plan.run_data])
-        write_json(experiment / "search_space.json", plan.space.to_json())
-    write_json(experiment / "sweep.json", {"seed": plan.seed, "budget": plan.budget})
-    return sweep(args, plan, connection, driver, experiment, tensorboard)
+    try:
+        for warning in plan.space.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if not args.resume:
+            experiment.mkdir(parents=True)
+            write_json(experiment / "config.json", plan.config.to_json())
+            write_json(experiment / "Training_descriptions.json", [plan.run_data])
+            write_json(experiment / "search_space.json", plan.space.to_json())
+        write_json(experiment / "sweep.json", {"seed": plan.seed, "budget": plan.budget})
+        return sweep(args, plan, connection, driver, experiment, tensorboard)
+    finally:
+        lock.release()
 
 
 def sweep(args: Any, plan: Plan, connection: Any, driver: str, experiment: Path, tensorboard: Path) -> int:

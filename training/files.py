@@ -165,6 +165,15 @@ def write_json(path: Path, data: Any) -> None:
 def claim_experiment_folders(experiment: Path, tensorboard: Path, force: bool) -> None:
     """Refuse an existing `experiment` or `tensorboard` folder without `force`; with it, replace only
     those two. Something there that is not a plain folder (a file, a symbolic link) is never replaced."""
+    check_experiment_folders(experiment, tensorboard, force)
+    for folder in (experiment, tensorboard):
+        if folder.exists():
+            shutil.rmtree(folder)
+
+
+def check_experiment_folders(experiment: Path, tensorboard: Path, force: bool) -> None:
+    """What `claim_experiment_folders` would refuse, as a ConfigError, touching nothing (a command checks
+    before it takes the experiment's lock, so that a refusal leaves not even a lock file behind)."""
     for folder in (experiment, tensorboard):
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
             kind = "a symbolic link" if folder.is_symlink() else "a file"
@@ -175,9 +184,6 @@ def claim_experiment_folders(experiment: Path, tensorboard: Path, force: bool) -
             if folder.exists():
                 raise ConfigError(f"{folder} already exists: use -f to replace it, --resume to continue it, "
                                   "or choose another NAME")
-    for folder in (experiment, tensorboard):
-        if folder.exists():
-            shutil.rmtree(folder)
 
 
 class ExperimentLock:
@@ -191,6 +197,23 @@ class ExperimentLock:
         self.experiment = experiment
         self.handle: Any = None
         self.taken_over: str | None = None  # the holder a dead process left in the file, if any
+
+    def check_free(self) -> None:
+        """Raise the ConfigError of `acquire` if another process holds the lock now, creating nothing (so
+        that a command refused for another reason first names the writer, and leaves no file behind)."""
+        import fcntl
+
+        try:
+            handle = open(self.path, encoding="utf-8")  # noqa: SIM115 (closed below)
+        except OSError:
+            return  # no lock file: nobody holds it
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = handle.read().strip() or "another process"
+                raise ConfigError(f"{self.experiment} is being written by {holder}: wait for it to end, "
+                                  "or stop it (nothing was changed)") from None
 
     def acquire(self, command: str) -> None:
         """Take the lock, or raise a ConfigError naming the process that holds it."""

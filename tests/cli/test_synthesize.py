@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import torch
 from experiment_files import (
     STEP_LINE,
@@ -71,3 +72,16 @@ def test_synthesize_of_a_damaged_model_file_exits_2_with_one_line(tmp_path):
     (models / "best").write_text("not a model\n", encoding="utf-8")
     line = assert_one_line_error(run_synthesize(tmp_path, "broken", "1", "--target", "0,10,30,250"))
     assert "experiments/broken/1/models/best" in line and "not a model file" in line
+
+
+@pytest.mark.parametrize(("args", "named"), [(["/tmp", "1"], "NAME"), (["x", "../1"], "RUN_ID"),
+                                             (["n" * 300, "1"], "NAME")])
+def test_synthesize_checks_name_and_run_id_as_main_does(tmp_path, args, named):
+    line = assert_one_line_error(run_synthesize(tmp_path, *args, "--target", "0,10,30,250"))
+    assert named in line and "folder" in line
+
+
+def test_synthesize_refuses_a_target_of_double_minus_in_one_line(trained):
+    run = trained.runs[1]
+    line = assert_one_line_error(run_synthesize(trained.cwd, trained.name, str(run["id"]), "--target=--1,0,0,0"))
+    assert "--target '--1,0,0,0'" in line

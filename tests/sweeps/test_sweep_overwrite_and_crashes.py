@@ -57,3 +57,21 @@ def test_a_trial_that_crashes_is_a_failed_trial_and_the_sweep_goes_on(inputs, ca
         assert "MemoryError" in (experiment / trial / "error.txt").read_text(encoding="utf-8")
     assert not (experiment / "best_preset.json").exists()
     assert "no trial finished" in out and out.count("error: MemoryError") == 2
+
+
+def test_a_sweep_on_an_experiment_another_command_writes_is_refused_and_changes_nothing(inputs, capsys):
+    from training.files import ExperimentLock
+
+    holder = ExperimentLock(inputs / "experiments" / "busy")
+    holder.acquire("python main.py busy")  # this process holds it: the sweep's own lock cannot be taken
+    try:
+        (inputs / "experiments" / "busy").mkdir()
+        before = file_states(inputs / "experiments")
+        with pytest.raises(SystemExit) as refused:
+            parameter_search.main(["busy", "-f", "--quiet", *tiny_sweep_args("--budget", "1")])
+        assert refused.value.code == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "being written by process" in err and "python main.py busy" in err
+        assert file_states(inputs / "experiments") == before
+    finally:
+        holder.release()

@@ -138,3 +138,20 @@ def test_missing_file_argument_is_one_line_usage_error():
     result = subprocess.run([sys.executable, "-m", "toycorewar", "run"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "error" in assert_one_line_error(result)
+
+
+def test_a_file_without_end_is_refused_without_being_read_whole():
+    line = assert_one_line_error(run_cli("/dev/zero"))
+    assert "/dev/zero" in line and "larger than 64 KiB" in line
+
+
+def test_a_bad_line_of_a_megabyte_is_quoted_in_a_few_dozen_characters(tmp_path):
+    path = write(tmp_path, "ld %1, r1\nld " + "x" * 60_000 + "\n")
+    line = assert_one_line_error(run_cli(path))
+    assert "line 2" in line and len(line) < 300, line[:300]
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    result = subprocess.run(["bash", "-c", f"{sys.executable} -m toycorewar run {EXAMPLE} | head -0"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.stderr == ""

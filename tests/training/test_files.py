@@ -137,3 +137,13 @@ def test_claim_with_force_removes_a_leftover_tensorboard_folder_alone(tmp_path):
     claim_experiment_folders(tmp_path / "experiments" / "tiny", tmp_path / "runs" / "tiny", force=True)
     assert not (tmp_path / "runs" / "tiny").exists()
     assert (tmp_path / "runs").is_dir()
+
+
+def test_written_json_is_strict_every_number_not_finite_is_null(tmp_path):
+    from training.files import write_json
+
+    path = tmp_path / "summary.json"
+    write_json(path, [{"best": float("-inf"), "curve": [[0, float("nan")], [1, -3.0]]}])
+    text = path.read_text(encoding="utf-8")
+    assert "Infinity" not in text and "NaN" not in text
+    assert json.loads(text) == [{"best": None, "curve": [[0, None], [1, -3.0]]}]
