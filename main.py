@@ -19,7 +19,7 @@ from typing import Any
 
 from training.cli import ArgumentParser, check_name, fail, stop_on_signals
 from training.config import Config, ConfigError, Run, load_config, parse_training
-from training.files import ExperimentLock, check_experiment_folders, claim_experiment_folders, read_json, write_json
+from training.files import ExperimentLock, claim_experiment_folders, read_json, write_json
 from training.result import RunResult
 from training.run import resume_problem, train_run
 
@@ -195,13 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.ray:  # before anything is written: a bad address is bad input
             from training.ray_cluster import connect
             connect(args.ray)
-        lock.check_free()  # a writer at work is named first
-        if not args.resume:  # the refusals that need no lock leave nothing behind, not even the lock file
-            check_experiment_folders(experiment, tensorboard, args.force)
-        lock.acquire(" ".join(["python main.py", *(argv if argv is not None else sys.argv[1:])]))
-        if lock.taken_over:
-            print(f"note: taking over the lock of {experiment} left by {lock.taken_over}, which is no longer "
-                  "running", file=sys.stderr)
+        command = " ".join(["python main.py", *(argv if argv is not None else sys.argv[1:])])
+        lock.take(command, tensorboard, args.force, args.resume)
         resumed = resume_plan(runs, config, raw_runs, experiment) if args.resume else {}
         prepare_folders(args, experiment, tensorboard)
     except ConfigError as error:

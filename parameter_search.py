@@ -23,7 +23,7 @@ from sweeps.sigopt_driver import choose_driver, make_connection
 from sweeps.spaces import SearchSpace, Trial, best_preset, best_trial, load_search_space, read_trials
 from training.cli import ArgumentParser, check_name, fail, stop_on_signals
 from training.config import Config, ConfigError, load_config, load_training, parse_training
-from training.files import ExperimentLock, check_experiment_folders, claim_experiment_folders, write_json
+from training.files import ExperimentLock, claim_experiment_folders, write_json
 
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 DEFAULT_BUDGET = 300
@@ -147,13 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"--ray: {error}") from None
             connect(args.ray)
         connection, driver = make_connection(driver, os.environ)
-        lock.check_free()  # a writer at work is named first
-        if not args.resume:  # the refusals that need no lock leave nothing behind, not even the lock file
-            check_experiment_folders(experiment, tensorboard, args.force)
-        lock.acquire(" ".join(["python parameter_search.py", *(argv if argv is not None else sys.argv[1:])]))
-        if lock.taken_over:
-            print(f"note: taking over the lock of {experiment} left by {lock.taken_over}, which is no longer "
-                  "running", file=sys.stderr)
+        command = " ".join(["python parameter_search.py", *(argv if argv is not None else sys.argv[1:])])
+        lock.take(command, tensorboard, args.force, args.resume)
         if not args.resume:
             prepare_folders(args, experiment, tensorboard)
     except ConfigError as error:

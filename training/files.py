@@ -9,6 +9,7 @@ import math
 import os
 import re
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -236,6 +237,18 @@ class ExperimentLock:
         handle.write(f"process {os.getpid()} ({command})\n")
         handle.flush()
         self.handle = handle
+
+    def take(self, command: str, tensorboard: Path, force: bool, resume: bool) -> None:
+        """What a command does before it writes the experiment: name a writer at work, make the refusals
+        that need no lock (so that they leave nothing behind), then take the lock, saying so when it
+        takes over one a dead process left. `command`: how the holder is named to a second command."""
+        self.check_free()
+        if not resume:
+            check_experiment_folders(self.experiment, tensorboard, force)
+        self.acquire(command)
+        if self.taken_over:
+            print(f"note: taking over the lock of {self.experiment} left by {self.taken_over}, which is no longer "
+                  "running", file=sys.stderr)
 
     def release(self) -> None:
         if self.handle is not None:

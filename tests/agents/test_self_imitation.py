@@ -21,6 +21,20 @@ TABLE = ActionTable(MACHINE)
 TARGET = [3, 0, 0, 0]
 
 
+class Episodes:
+    """A Progress that stops after `episodes` episodes."""
+
+    def __init__(self, episodes: int) -> None:
+        self.episode, self.episodes = 0, episodes
+
+    @property
+    def done(self) -> bool:
+        return self.episode >= self.episodes
+
+    def update(self, episodes_done: int, **scalars: float) -> None:
+        self.episode = episodes_done
+
+
 def setup(params: DQNParameters) -> AgentSetup:
     return AgentSetup(params, MACHINE, FixedOrRandomTasks(np.array(TARGET), np.zeros(4, dtype=np.int64)),
                       Specific_register_values(), episodes=100, seed=0)
@@ -100,14 +114,7 @@ def test_training_with_self_imitation_runs_and_its_state_resumes():
                "final_epsilon": 0.0}
     dqn = DQN_Agent(setup(params(**options)))
 
-    class Episodes:
-        episode = 0
-        done = property(lambda self: self.episode >= 60)
-
-        def update(self, episodes_done: int, **scalars: float) -> None:
-            self.episode = episodes_done
-
-    dqn.train(Episodes())
+    dqn.train(Episodes(60))
     assert dqn.imitation.solutions  # [3, 0, 0, 0] is one load away: some episode solved it
     state = dqn.training_state()
     resumed = DQN_Agent(setup(params(**options)))
@@ -134,14 +141,7 @@ def test_the_on_policy_agents_imitate_their_solutions_and_keep_them_in_their_sta
                "demo_buffer_size": 50, "reward_scale": 0.05}
     agent = agent_type(setup(parameter_type(**options)))
 
-    class Episodes:
-        episode = 0
-        done = property(lambda self: self.episode >= 40)
-
-        def update(self, episodes_done: int, **scalars: float) -> None:
-            self.episode = episodes_done
-
-    agent.train(Episodes())
+    agent.train(Episodes(40))
     # The afterstate actor prefers the exact reward from the start: `ld %3, r1` comes early and solves.
     assert agent.imitation.solutions
     assert float(agent.imitation_loss(20).detach()) > 0  # the policy's cross-entropy on the solutions' steps
