@@ -25,7 +25,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports a bad command line as one line and exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        print(f"{self.prog}: error: {one_line(message)} (see --help)", file=sys.stderr)
         sys.exit(2)
 
 
@@ -36,9 +36,18 @@ def quiet_closed_pipe() -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def one_line(message: str) -> str:
+    """`message` with every control character (a newline in a key of a malformed file) written as an
+    escape: an error stays one line whatever it quotes."""
+    return CONTROL.sub(lambda match: repr(match.group())[1:-1], message)
+
+
 def fail(message: str) -> NoReturn:
     """Print `message` as one error line and exit with status 2."""
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {one_line(message)}", file=sys.stderr)
     sys.exit(2)
 
 

@@ -184,3 +184,12 @@ def test_the_unchanged_inputs_are_valid(tmp_path):
     write_inputs(tmp_path, runs())
     config = load_config(tmp_path / "config.json")
     assert [run.id for run in load_training(tmp_path / "training.json", config)] == [1, 2]
+
+
+def test_an_unknown_key_with_a_newline_in_it_is_still_one_line(tmp_path):
+    # Found by tests/cli/test_fuzz_front_door.py: a key quoted in the error must not break its line.
+    config = tiny_config()
+    config["settings"]["A\r\nB\u2028"] = 1
+    write_inputs(tmp_path, runs(), config)
+    line = assert_one_line_error(run_main(tmp_path, "bad"))
+    assert "config.json" in line and "A\\r\\nB\\u2028" in line and "unknown key" in line
