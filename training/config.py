@@ -140,7 +140,7 @@ def parse_config(data: Any, source: str = "config.json") -> Config:
     presets = data.get("presets")
     if isinstance(presets, dict):
         for name, preset in presets.items():
-            if isinstance(preset, dict) and preset.get("agent") in PARAMETERS:
+            if isinstance(preset, dict) and isinstance(preset.get("agent"), str) and preset["agent"] in PARAMETERS:
                 params = preset.get("parameters", {})
                 try:
                     PARAMETERS[preset["agent"]].model_validate(params)

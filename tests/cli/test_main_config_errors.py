@@ -135,6 +135,8 @@ CASES = {
     "replay_of_a_billion_rows": (settings(lambda c: dqn(c).update(replay_buffer_size=10**9)), [], "config.json",
                                  "replay_buffer_size"),
     "lstm_of_a_million_units": (settings(lambda c: dqn(c).update(h_size=10**6)), [], "config.json", "h_size"),
+    "agent_that_is_a_list": (settings(lambda c: c["presets"]["AC"].update(agent=[])), [], "config.json",
+                             "presets.AC.agent"),
     "eval_targets_10_to_the_9": (settings(lambda c: c["settings"].update(EVAL_TARGETS=10**9)), [], "config.json",
                                  "EVAL_TARGETS"),
 }
