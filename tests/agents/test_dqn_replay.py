@@ -3,6 +3,7 @@ buffer (priorities included) across a checkpoint."""
 
 import numpy as np
 import pytest
+from progress import Episodes
 
 from agents.base import AgentSetup
 from agents.dqn import DQN_Agent
@@ -11,20 +12,6 @@ from agents.replay import PrioritizedSampler, UniformSampler
 from environment.rewards import Specific_register_values
 from environment.vector_env import FixedOrRandomTasks
 from toycorewar import MachineConfig
-
-
-class Episodes:
-    """A Progress that stops after a number of episodes."""
-
-    def __init__(self, episodes: int) -> None:
-        self.episode, self.episodes = 0, episodes
-
-    @property
-    def done(self) -> bool:
-        return self.episode >= self.episodes
-
-    def update(self, episodes_done: int, **scalars: float) -> None:
-        self.episode = episodes_done
 
 
 def agent(**options) -> DQN_Agent:

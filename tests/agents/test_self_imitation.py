@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from progress import Episodes
 from pydantic import ValidationError
 
 from agents.base import AgentSetup
@@ -19,20 +20,6 @@ from toycorewar.assembly import parse_instruction
 MACHINE = MachineConfig()
 TABLE = ActionTable(MACHINE)
 TARGET = [3, 0, 0, 0]
-
-
-class Episodes:
-    """A Progress that stops after `episodes` episodes."""
-
-    def __init__(self, episodes: int) -> None:
-        self.episode, self.episodes = 0, episodes
-
-    @property
-    def done(self) -> bool:
-        return self.episode >= self.episodes
-
-    def update(self, episodes_done: int, **scalars: float) -> None:
-        self.episode = episodes_done
 
 
 def setup(params: DQNParameters) -> AgentSetup:
