@@ -208,8 +208,9 @@ def summarise(algo: str, outcomes: list[Outcome], reps: int) -> list[str]:
     return lines
 
 
-def draw(outcomes: dict[str, list[Outcome]], path: Path) -> None:
-    """The fraction of runs solved against episodes, one line per preset."""
+def draw(outcomes: dict[str, list[Outcome]], path: Path,
+         title: str = "time to first solve (greedy evaluation)") -> None:
+    """The fraction of runs solved against episodes, one line per preset (or method)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -219,7 +220,7 @@ def draw(outcomes: dict[str, list[Outcome]], path: Path) -> None:
     # Widths and dashes differ, so that presets that solve alike stay visible on top of each other.
     styles = [("-", 4.0), ("--", 2.5), (":", 1.5), ("-.", 1.0)]
     for index, (algo, results) in enumerate(outcomes.items()):
-        solves = sorted(o.result.first_solve for o in results if o.solved)
+        solves = sorted(o.episodes for o in results if o.solved)
         episodes = [0, *solves, longest]
         fraction = [sum(s <= e for s in solves) / len(results) for e in episodes]
         dash, width = styles[index % len(styles)]
@@ -231,7 +232,7 @@ def draw(outcomes: dict[str, list[Outcome]], path: Path) -> None:
     axes.set_ylim(0, 1.02)
     axes.grid(alpha=0.3)
     axes.legend()
-    axes.set_title("time to first solve (greedy evaluation)")
+    axes.set_title(title)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from environment.rendering import FrameDrawer, text_frame
 from environment.rewards import make_reward
 from environment.tasks import check_registers
 from toycorewar import ActionTable, MachineConfig, execute, format_program
@@ -50,9 +51,13 @@ class ToyCorewarEnv(gym.Env):
       Both are `terminated`; the environment never truncates.
     - Info: `registers` (list of ints) and `program` (assembly text so far) at every step, and at the
       end of an episode `performance` (−distance of the final registers to the target) and `solved`.
+    - Rendering (`render_mode`): `ansi` returns the program so far and the registers against the
+      target as text; `rgb_array` returns an image of the same, a uint8 array of shape
+      `environment.rendering.FRAME_SHAPE` (240, 480, 3); `human` prints the text at every reset and
+      step (a terminal is this environment's display) and `render()` returns None.
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    metadata = {"render_modes": ["ansi", "rgb_array", "human"], "render_fps": 2}
 
     def __init__(self, target: list[int] | None = None, reg_init: list[int] | None = None,
                  max_length: int = 5, num_registers: int = 4, n_vals: int = 20,
@@ -65,9 +70,11 @@ class ToyCorewarEnv(gym.Env):
         self.default_target = None if target is None else check_registers(target, num_registers, "target")
         self.default_reg_init = (np.zeros(num_registers, dtype=np.int64) if reg_init is None
                                  else check_registers(reg_init, num_registers, "reg_init"))
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            modes = ", ".join(repr(mode) for mode in self.metadata["render_modes"])
+            raise ValueError(f"render_mode must be None or one of {modes}, got {render_mode!r}")
         self.render_mode = render_mode
+        self.drawer = FrameDrawer(max_length) if render_mode == "rgb_array" else None
         self.observation_space = observation_space(self.config)
         self.action_space = spaces.Discrete(self.config.num_actions)
         self.program: list[int] = []
@@ -93,6 +100,8 @@ class ToyCorewarEnv(gym.Env):
                     else self.default_reg_init)
         self.target, self.registers, self.program = target.tolist(), reg_init.tolist(), []
         self.done, self.started = False, True
+        if self.render_mode == "human":
+            self.render()
         return self._observation(), {"registers": list(self.registers), "program": ""}
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
@@ -112,6 +121,8 @@ class ToyCorewarEnv(gym.Env):
         if self.done:
             info["performance"] = -int(after)
             info["solved"] = bool(after == 0)
+        if self.render_mode == "human":
+            self.render()
         return self._observation(), reward, self.done, False, info
 
     def program_text(self) -> str:
@@ -123,7 +134,18 @@ class ToyCorewarEnv(gym.Env):
         return {"program": program, "registers": np.array(self.registers, dtype=np.int64),
                 "target": np.array(self.target, dtype=np.int64)}
 
-    def render(self) -> str | None:
-        if self.render_mode != "ansi":
-            return None
-        return f"{self.program_text()}registers {self.registers} target {self.target}\n"
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode == "rgb_array":
+            instructions = [str(self.table.instructions[a]) for a in self.program]
+            return self.drawer(instructions, self.registers, self.target, self.done and self.started)
+        if self.render_mode in ("ansi", "human"):
+            text = text_frame(self.program_text(), self.registers, self.target)
+            if self.render_mode == "ansi":
+                return text
+            print(text, end="", flush=True)
+        return None
+
+    def close(self) -> None:
+        if self.drawer is not None:
+            self.drawer.close()
+        super().close()

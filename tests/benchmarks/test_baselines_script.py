@@ -1,0 +1,56 @@
+"""benchmarks/baselines.py end to end on a tiny budget: the project's agents and SB3's, raw and
+wrapped, trained side by side, summarised, saved and reported again from the saved file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "baselines.py"
+METHODS = ["DQN", "PG", "SB3-DQN", "SB3-DQN+gap", "SB3-PPO+scaled"]
+
+
+def run_script(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd, env={"SB3_LOGDIR": str(cwd), "PATH": "/usr/bin:/bin"})
+
+
+def test_every_method_trains_each_run_and_seed_and_the_saved_outcomes_report_again(tmp_path):
+    png, saved = tmp_path / "baselines.png", tmp_path / "baselines.json"
+    result = run_script("--methods", ",".join(METHODS), "--runs", "4,5", "--seeds", "2", "--episodes", "200",
+                        "--assess", "100", "--jobs", "2", "--reps", "50", "--png", str(png), "--save", str(saved),
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.split() and line.split()[0] in METHODS]
+    assert sorted((r[0], r[1], r[3]) for r in rows) == sorted(
+        (method, run, seed) for method in METHODS for run in ("4", "5") for seed in ("0", "1"))
+    for method in METHODS:
+        assert any(line.startswith(f"{method}: ") and "/4 runs solved" in line for line in result.stdout.splitlines())
+    assert "the project DQN's" in result.stdout and png.stat().st_size > 0
+    outcomes = json.loads(saved.read_text())["outcomes"]
+    assert len(outcomes) == 4 * len(METHODS)
+    for outcome in outcomes:
+        curve = outcome["result"]["curve"]
+        assert curve[0][0] == 0  # evaluated before training, then every 100 episodes until solved or 200
+        assert [episode for episode, _ in curve] == list(range(0, curve[-1][0] + 1, 100))
+        solved = outcome["result"]["first_solve"]
+        assert curve[-1][0] == (200 if solved is None else solved)
+        assert outcome["result"]["episodes"] <= 200 + 7  # PPO's 8 copies may end a few episodes together
+    again = run_script("--load", str(saved), "--reps", "50", "--png", str(tmp_path / "again.png"), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+    def table_and_summaries(stdout: str) -> tuple[list[str], list[str]]:
+        lines = stdout.splitlines()
+        table = sorted(line for line in lines if line.split() and line.split()[0] in METHODS)
+        return table, lines[lines.index(""):]
+
+    assert table_and_summaries(again.stdout) == table_and_summaries(result.stdout)
+
+
+def test_an_unknown_method_is_one_line_naming_the_methods(tmp_path):
+    result = run_script("--methods", "DQN,A2C", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "the methods are DQN, AC, PG, SB3-DQN" in result.stderr and "Traceback" not in result.stderr
