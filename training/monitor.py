@@ -121,6 +121,10 @@ class Monitor:
             self.logger.write(self.last_evaluation, self._episode, self.elapsed(), self.record.global_performance)
             self.last_logged = self._episode
         self.save()
+        if not interrupted:
+            record = self.record
+            self.logger.final_metrics(self._episode, record.best_performance, record.first_solve,
+                                      record.last_performance if record.curve else None)
         self.logger.close()
 
     def elapsed(self) -> float:

@@ -317,3 +317,23 @@ def assert_tensorboard(tensorboard_dir: Path, agent: str, logs: dict[int, Evalua
     if agent == "DQN_Agent":
         epsilons = [v for _, v in sorted(points("train/exploration_rate").items())]
         assert all(0 <= v <= 1 for v in epsilons) and epsilons == sorted(epsilons, reverse=True)
+
+
+def read_hparams(tensorboard_dir: Path) -> tuple[list[str], dict[str, object], dict[str, float], int | None]:
+    """A run's HParams entry, read with tensorboard's own reader: the metric tags of its experiment, the
+    hyperparameters of its session start, its metric scalars (the last point of each) and its session
+    end status (None: no session end)."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    accumulator = EventAccumulator(str(tensorboard_dir), size_guidance={"tensors": 0, "scalars": 0})
+    accumulator.Reload()
+    content = accumulator.PluginTagToContent("hparams")
+    data = {tag: plugin_data_pb2.HParamsPluginData.FromString(raw) for tag, raw in content.items()}
+    experiment = data["_hparams_/experiment"].experiment
+    start = data["_hparams_/session_start_info"].session_start_info
+    hparams = {name: getattr(value, value.WhichOneof("kind")) for name, value in start.hparams.items()}
+    metrics = [info.name.tag for info in experiment.metric_infos]
+    tags = set(accumulator.Tags()["scalars"])
+    values = {tag: accumulator.Scalars(tag)[-1].value for tag in metrics if tag in tags}
+    end = data.get("_hparams_/session_end_info")
+    return metrics, hparams, values, None if end is None else end.session_end_info.status

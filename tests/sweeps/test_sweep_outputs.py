@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from experiment_files import assert_evaluation_logs, assert_tensorboard, evaluation_logs, tiny_config
+from experiment_files import assert_evaluation_logs, assert_tensorboard, evaluation_logs, read_hparams, tiny_config
 from sweep_files import EPISODES, TINY_SPACE, TOKEN, read_table, tiny_runs
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -81,6 +81,18 @@ def test_every_trial_writes_evaluation_logs_and_tensorboard_curves_like_a_run(sw
         text = accumulator.Tensors("config/text_summary")[0].tensor_proto.string_val[0].decode()
         recorded = json.loads(text.strip("`\n"))["config"]["presets"]["DQN"]["parameters"]
         assert recorded["lr"] == float(row["lr"]) and recorded["learning_starts"] == int(row["learning_starts"])
+
+
+def test_every_trial_has_its_hparams_entry_with_its_assignments_and_outcome(swept):
+    for number, row in rows_of(swept).items():
+        if row["status"] != "finished":
+            continue
+        metrics, hparams, values, status = read_hparams(swept.tensorboard / number)
+        assert metrics == ["hparams/best_performance", "hparams/first_solve", "hparams/final_performance"]
+        assert hparams["lr"] == pytest.approx(float(row["lr"]))
+        assert hparams["learning_starts"] == int(row["learning_starts"]) and hparams["lstm_layers"] == 1
+        assert values["hparams/best_performance"] == float(row["best_performance"])
+        assert status == 1  # success
 
 
 def test_the_sweep_saves_its_configuration_run_and_search_space(swept):
