@@ -68,11 +68,6 @@ def test_human_prints_at_every_reset_and_step_and_render_returns_none(capsys):
     assert env.render() is None
 
 
-def test_an_unknown_render_mode_is_refused_naming_the_modes():
-    with pytest.raises(ValueError, match="'ansi', 'rgb_array', 'human'.*got 'video'"):
-        environment.ToyCorewarEnv(render_mode="video")
-
-
 @NEEDS_MOVIEPY
 def test_gymnasium_record_video_writes_a_video_of_each_episode(tmp_path):
     from gymnasium.wrappers import RecordVideo

@@ -151,5 +151,5 @@ def test_step_after_the_end_of_an_episode_is_an_error():
 
 
 def test_bad_render_mode_is_an_error():
-    with pytest.raises(ValueError, match="render_mode must be None or 'ansi'"):
-        ToyCorewarEnv(render_mode="human")
+    with pytest.raises(ValueError, match="render_mode must be None or one of 'ansi', 'rgb_array', 'human'"):
+        ToyCorewarEnv(render_mode="rgb")
