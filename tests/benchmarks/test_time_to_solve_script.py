@@ -24,16 +24,16 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
 
 def test_each_agent_trains_every_chosen_run_and_is_summarised_with_its_interval(tmp_path):
     png = tmp_path / "solved.png"
-    result = run_script("--algo", "DQN,AC,PG", "--runs", "2,10", "--seeds", "2", "--max-episodes", "40",
+    result = run_script("--algo", "DQN,AC,PG", "--runs", "2,10", "--seeds", "1", "--max-episodes", "40",
                         "--assess", "20", "--threads", "1", "--reps", "50", "--png", str(png))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     rows = [line.split() for line in lines if line.split() and line.split()[0] in ("DQN", "AC", "PG")]
     assert sorted((r[0], r[1]) for r in rows) == sorted(
-        (algo, run) for algo in ("DQN", "AC", "PG") for run in ("2", "10") for _ in range(2))
+        (algo, run) for algo in ("DQN", "AC", "PG") for run in ("2", "10"))
     for algo in ("DQN", "AC", "PG"):
         summary = next(i for i, line in enumerate(lines) if line.startswith(f"{algo}: "))
-        assert "/4 runs solved" in lines[summary]
+        assert "/2 runs solved" in lines[summary]
         assert "IQM" in lines[summary + 1] and "95% CI" in lines[summary + 1]
         assert lines[summary + 2].strip().startswith("seconds to first solve")
     assert png.stat().st_size > 0
