@@ -30,7 +30,6 @@ DQN's. The PNG draws the fraction of runs solved against episodes, one line per 
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import statistics
 import sys
@@ -48,10 +47,10 @@ from benchmarks.time_to_solve import (  # noqa: E402
     Outcome,
     draw,
     outcome_of,
-    outcome_to_json,
-    outcomes_from,
+    print_saved,
     row,
     run_ids,
+    save_outcomes,
     summarise,
     targets_of,
     tasks_for,
@@ -242,12 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_arguments(argv)
     everything: dict[str, list[Outcome]] = {}
     if args.load:
-        print(HEADER)
-        for path in args.load:
-            for outcome in outcomes_from(path):
-                print(row(outcome))
-                everything.setdefault(outcome.algo, []).append(outcome)
-        report(everything, args.reps, args.png)
+        report(print_saved(args.load), args.reps, args.png)
         return
     seeds = list(range(args.seeds))
     print(f"machine: {describe_machine()}; {args.jobs} run(s) at a time, {args.threads} torch thread(s) each")
@@ -263,10 +257,7 @@ def main(argv: list[str] | None = None) -> None:
                 everything[method] = run_sb3(sb3_tasks(method, args.runs, seeds, args.episodes, args.assess,
                                                        args.threads), args.jobs)
     if args.save:
-        outcomes = [outcome_to_json(o) for results in everything.values() for o in results]
-        args.save.write_text(json.dumps({"machine": describe_machine(), "argv": sys.argv[1:], "outcomes": outcomes},
-                                        indent=1, allow_nan=False) + "\n", encoding="utf-8")
-        print(f"outcomes: {args.save}")
+        save_outcomes(args.save, everything)
     report(everything, args.reps, args.png)
 
 

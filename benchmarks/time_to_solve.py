@@ -142,6 +142,24 @@ def outcomes_from(path: Path) -> list[Outcome]:
         raise SystemExit(2) from None
 
 
+def print_saved(paths: list[Path]) -> dict[str, list[Outcome]]:
+    """The outcomes of `--save` files, grouped by preset (or method), each printed as a table row."""
+    print(HEADER)
+    everything: dict[str, list[Outcome]] = {}
+    for path in paths:
+        for outcome in outcomes_from(path):
+            print(row(outcome))
+            everything.setdefault(outcome.algo, []).append(outcome)
+    return everything
+
+
+def save_outcomes(path: Path, everything: dict[str, list[Outcome]]) -> None:
+    outcomes = [outcome_to_json(o) for results in everything.values() for o in results]
+    path.write_text(json.dumps({"machine": describe_machine(), "argv": sys.argv[1:], "outcomes": outcomes},
+                               indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    print(f"outcomes: {path}")
+
+
 def outcome_of(task: dict, result: RunResult) -> Outcome:
     run = task["run_data"]
     return Outcome(run["algo"], str(run["id"]), task["seed"], targets_of(run), run["episodes"], result)
@@ -283,12 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_arguments(argv)
     everything: dict[str, list[Outcome]] = {}
     if args.load:
-        print(HEADER)
-        for path in args.load:
-            for outcome in outcomes_from(path):
-                print(row(outcome))
-                everything.setdefault(outcome.algo, []).append(outcome)
-        report(everything, args.reps, args.png)
+        report(print_saved(args.load), args.reps, args.png)
         return
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     after = None if args.full else args.after_solve
@@ -304,10 +317,7 @@ def main(argv: list[str] | None = None) -> None:
                                                                                        flush=True), threads=threads)
             everything[algo] = [outcome_of(task, result) for task, result in zip(tasks, results, strict=True)]
     if args.save:
-        outcomes = [outcome_to_json(o) for results in everything.values() for o in results]
-        args.save.write_text(json.dumps({"machine": describe_machine(), "argv": sys.argv[1:], "outcomes": outcomes},
-                                        indent=1, allow_nan=False) + "\n", encoding="utf-8")
-        print(f"outcomes: {args.save}")
+        save_outcomes(args.save, everything)
     report(everything, args.reps, args.png)
 
 if __name__ == "__main__":
