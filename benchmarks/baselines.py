@@ -17,8 +17,8 @@ at episode 0 and every `--assess` episodes, and stops at its first solve. The me
   10% of the run).
 - `SB3-PPO`: `stable_baselines3.PPO("MultiInputPolicy", env)` on 8 environments built by SB3's
   `make_vec_env` with `n_steps` 128 (default 2,048: 3,300 episodes between updates); all else default.
-- `+gap` / `+scaled`: the same on `environment.wrappers.CircularGapObservation` / `ScaledObservation`,
-  the observation the project's networks see, instead of the raw registers 0..255.
+- `+gap` / `+scaled`: the same on `environment.wrappers.CircularGapObservation` (the features the
+  project's encoder computes) / `ScaledObservation` (values / 255), instead of the raw registers 0..255.
 
 Per method: runs solved, median, worst and interquartile mean (IQM, with its 95% stratified-bootstrap
 interval, rliable) of episodes and seconds to the first solve, a run never solved counting as its
@@ -45,13 +45,14 @@ from benchmarks.host import describe_machine  # noqa: E402
 from benchmarks.time_to_solve import (  # noqa: E402
     HEADER,
     Outcome,
+    check_arguments,
     draw,
     outcome_of,
     print_saved,
+    print_summaries,
     row,
     run_ids,
     save_outcomes,
-    summarise,
     targets_of,
     tasks_for,
     training_entries,
@@ -194,7 +195,8 @@ def comparison(everything: dict[str, list[Outcome]]) -> list[str]:
         if not method.startswith("SB3"):
             continue
         median = statistics.median(o.episodes for o in outcomes)
-        unsolved = sum(not o.solved for o in outcomes) >= (len(outcomes) + 1) / 2
+        # The median reads an unsolved run's budget (so is a lower bound) once half the runs are unsolved.
+        unsolved = sum(not o.solved for o in outcomes) >= (len(outcomes) + 1) // 2
         ratio = median / max(reference, 1)
         lines.append(f"{method}: median {'>' if unsolved else ''}{median:,.0f} episodes to first solve, "
                      f"{'more than ' if unsolved else ''}{ratio:,.1f}× the project DQN's {reference:,.0f}")
@@ -217,20 +219,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save", type=Path, help="write every run's outcome to this JSON file")
     parser.add_argument("--load", type=Path, nargs="+", help="report the outcomes of --save files, training nothing")
     args = parser.parse_args(argv)
-    for flag in ("seeds", "episodes", "assess", "jobs", "threads", "reps"):
-        if getattr(args, flag) < 1:
-            parser.error(f"--{flag} must be at least 1, got {getattr(args, flag)}")
-    for flag in ("png", "save"):
-        path = getattr(args, flag)
-        if path is not None and not path.parent.is_dir():
-            parser.error(f"--{flag}: the folder {path.parent} does not exist")
+    check_arguments(parser, args, ("seeds", "episodes", "assess", "jobs", "threads", "reps"))
     return args
 
 
 def report(everything: dict[str, list[Outcome]], reps: int, png: Path) -> None:
-    print()
-    for method, outcomes in everything.items():
-        print("\n".join(summarise(method, outcomes, reps)))
+    print_summaries(everything, reps)
     print()
     print("\n".join(comparison(everything)))
     draw(everything, png, "time to first solve: the project's agents and Stable-Baselines3")

@@ -276,23 +276,32 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save", type=Path, help="write every run's outcome to this JSON file")
     parser.add_argument("--load", type=Path, nargs="+", help="report the outcomes of --save files, training nothing")
     args = parser.parse_args(argv)
-    for flag in ("seeds", "jobs", "threads", "assess", "max_episodes", "reps"):
+    check_arguments(parser, args, ("seeds", "jobs", "threads", "assess", "max_episodes", "reps"))
+    if args.after_solve < 0:
+        parser.error(f"--after-solve must be at least 0, got {args.after_solve}")
+    return args
+
+
+def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, counts: tuple[str, ...]) -> None:
+    """Refuse (exit 2, one line) a count below 1 among `counts`, or a `--png`/`--save` in no folder."""
+    for flag in counts:
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
-    if args.after_solve < 0:
-        parser.error(f"--after-solve must be at least 0, got {args.after_solve}")
     for flag in ("png", "save"):
         path = getattr(args, flag)
         if path is not None and not path.parent.is_dir():
             parser.error(f"--{flag}: the folder {path.parent} does not exist")
-    return args
 
 
-def report(everything: dict[str, list[Outcome]], reps: int, png: Path) -> None:
+def print_summaries(everything: dict[str, list[Outcome]], reps: int) -> None:
     print()
     for algo, outcomes in everything.items():
         print("\n".join(summarise(algo, outcomes, reps)))
+
+
+def report(everything: dict[str, list[Outcome]], reps: int, png: Path) -> None:
+    print_summaries(everything, reps)
     draw(everything, png)
     print(f"figure: {png}")
 

@@ -136,6 +136,8 @@ class ToyCorewarEnv(gym.Env):
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode == "rgb_array":
+            if not self.started:
+                raise RuntimeError("render() called before reset(); call reset() first")
             instructions = [str(self.table.instructions[a]) for a in self.program]
             return self.drawer(instructions, self.registers, self.target, self.done and self.started)
         if self.render_mode in ("ansi", "human"):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "baselines.py"
 METHODS = ["DQN", "SB3-DQN+gap", "SB3-PPO+scaled"]
@@ -57,7 +59,12 @@ def test_every_method_trains_each_run_and_seed_and_the_saved_outcomes_report_aga
     assert table_and_summaries(again.stdout) == table_and_summaries(result.stdout)
 
 
-def test_an_unknown_method_is_one_line_naming_the_methods(tmp_path):
-    result = run_script("--methods", "DQN,A2C", cwd=tmp_path)
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--methods", "DQN,A2C"], "the methods are DQN, AC, PG, SB3-DQN"),
+    (["--seeds", "0"], "--seeds must be at least 1, got 0"),
+    (["--png", "no/such/folder/b.png"], "--png: the folder no/such/folder does not exist"),
+])
+def test_bad_flags_are_one_line_and_exit_2(tmp_path, args, expected):
+    result = run_script(*args, cwd=tmp_path)
     assert result.returncode == 2
-    assert "the methods are DQN, AC, PG, SB3-DQN" in result.stderr and "Traceback" not in result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr

@@ -53,6 +53,12 @@ def test_rgb_array_frame_has_the_documented_shape_and_changes_with_the_registers
     np.testing.assert_array_equal(again.render(), loaded)  # a frame is a function of the episode's state
 
 
+def test_a_frame_before_the_first_reset_is_a_clear_error():
+    env = environment.ToyCorewarEnv(render_mode="rgb_array")
+    with pytest.raises(RuntimeError, match=r"render\(\) called before reset\(\); call reset\(\) first"):
+        env.render()
+
+
 def test_ansi_is_the_program_then_the_registers_and_target():
     env = gymnasium.make("ToyCorewar-v0", target=[0, 10, 30, 250], render_mode="ansi")
     play(env, [LOAD_7_R2])
