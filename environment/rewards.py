@@ -62,9 +62,13 @@ class Specific_register_values:
             gap = half - abs(half - gap)
         return gap
 
-    def distance(self, registers: Any, target: Any) -> Any:
-        """D over the last axis: one integer per copy."""
-        return self.register_distance(registers, target).sum(axis=-1)
+    def distance(self, registers: Any, target: Any, matters: Any = None) -> Any:
+        """D over the last axis: one integer per copy. With `matters` (a function task, docs/reference.md
+        §10: registers, target and matters [..., E, R] over E examples), D sums over every example and
+        every register that matters: the last two axes."""
+        if matters is None:
+            return self.register_distance(registers, target).sum(axis=-1)
+        return (self.register_distance(registers, target) * matters).sum(axis=(-2, -1))
 
     def step_reward(self, distance_before: Any, distance_after: Any, done: Any, unused_slots: Any) -> Any:
         """Reward of one step for each copy; `unused_slots` = MAX_LENGTH − program length after it."""

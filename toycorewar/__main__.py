@@ -1,4 +1,4 @@
-"""`python -m toycorewar run FILE.s [--init A,B,C,D]` (toycorewar/cli.py)."""
+"""`python -m toycorewar run FILE.s [--init A,B,C,D]` and `python -m toycorewar map FILE.s` (toycorewar/cli.py)."""
 
 import sys
 

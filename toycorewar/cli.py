@@ -1,5 +1,6 @@
-"""The machine's command line, `python -m toycorewar run FILE.s [--init A,B,C,D]`: run an assembly file
-and show the registers after each instruction. Bad input is one line and exit status 2 (the
+"""The machine's command line: `python -m toycorewar run FILE.s [--init A,B,C,D]` runs an assembly file
+and shows the registers after each instruction; `python -m toycorewar map FILE.s` prints the function
+the program computes (docs/reference.md §10). Bad input is one line and exit status 2 (the
 ArgumentParser and `fail` here are also those of the harness's commands, training/cli.py)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 from typing import NoReturn
 
 from toycorewar.assembly import AssemblyError, parse_program, shorten
+from toycorewar.functions import program_map
 from toycorewar.machine import MachineConfig, run
 
 INTEGER = re.compile(r"-?[0-9]+")
@@ -89,15 +91,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m toycorewar", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     run_parser = commands.add_parser("run", help="run an assembly file, one line per instruction")
-    run_parser.add_argument("file", help="assembly file (.s)")
     run_parser.add_argument("--init", help="initial registers A,B,C,D (default zeros)")
-    run_parser.add_argument("--registers", type=int, default=4, help="number of registers (default 4)")
-    run_parser.add_argument("--values", type=int, default=20, help="load values 0..VALUES-1 (default 20)")
-    run_parser.add_argument("--max-length", type=int, default=5, help="longest program (default 5)")
+    map_parser = commands.add_parser("map", help="print the function an assembly file computes")
+    for command in (run_parser, map_parser):
+        command.add_argument("file", help="assembly file (.s)")
+        command.add_argument("--registers", type=int, default=4, help="number of registers (default 4)")
+        command.add_argument("--values", type=int, default=20, help="load values 0..VALUES-1 (default 20)")
+        command.add_argument("--max-length", type=int, default=5, help="longest program (default 5)")
     args = parser.parse_args(argv)
     try:
         config = MachineConfig(args.registers, args.values, args.max_length)
-        reg_init = parse_register_list(args.init, config.num_registers, "--init") if args.init else None
+        init = getattr(args, "init", None)
+        reg_init = parse_register_list(init, config.num_registers, "--init") if init else None
         text = read_assembly(args.file)
         try:
             program = parse_program(text, config)
@@ -105,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"{args.file}: {error}") from None
     except (UsageError, ValueError) as error:
         fail(str(error))
+    if args.command == "map":
+        print(program_map(program, config.num_registers))
+        return 0
     registers = list(reg_init) if reg_init else [0] * config.num_registers
     print(f"{'start':<20} {format_registers(registers)}")
     trace = run(program, registers, config.num_registers)

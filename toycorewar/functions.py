@@ -1,0 +1,429 @@
+"""What a program computes, and the functions a task asks for (docs/reference.md §10).
+
+Every instruction is affine over the integers mod 256 (`ld` writes a constant, `st` copies, `add` and
+`sub` add or subtract two registers), so a whole program computes an affine map of its initial
+registers, r' = M·r + c (mod 256). The map follows from the program's runs on k + 1 inputs (zeros and
+each unit input): what the program does on all 256^k inputs is known exactly, never by sampling.
+
+A *function* (a task of §10) gives, for some registers (the *assigned* ones), an affine form of the
+*input* registers (those its right-hand sides read); the other registers start at 0 and do not matter
+at the end. A program is *correct* for it when it computes every assigned register on every input.
+An *examples* task gives input-output pairs instead, with registers that do not matter left out.
+
+Expression syntax: `rX = EXPR; rY = EXPR; ...`, each EXPR a sum of terms `[+|-] [INT *] rY` or
+`[+|-] INT` (integers mod 256, spaces free, case-insensitive). A term that multiplies two registers
+is not affine, and no program of this machine computes it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from toycorewar.machine import MODULUS, Instruction
+
+
+class FunctionSyntaxError(ValueError):
+    """A malformed expression or examples text: `column` counts characters from 1."""
+
+    def __init__(self, column: int, reason: str) -> None:
+        self.column, self.reason = column, reason
+        super().__init__(f"column {column}: {reason}")
+
+
+# -- the map of a program ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class AffineMap:
+    """r' = matrix · r + offset (mod 256): `matrix` int64 [R, R], `offset` int64 [R]."""
+
+    matrix: np.ndarray
+    offset: np.ndarray
+
+    @property
+    def num_registers(self) -> int:
+        return len(self.offset)
+
+    @classmethod
+    def identity(cls, num_registers: int) -> AffineMap:
+        return cls(np.eye(num_registers, dtype=np.int64), np.zeros(num_registers, dtype=np.int64))
+
+    def apply(self, registers: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The registers after the program from `registers` ([..., R]), as int64."""
+        values = np.asarray(registers, dtype=np.int64)
+        return (values @ self.matrix.T + self.offset) % MODULUS
+
+    def changed(self) -> np.ndarray:
+        """bool [R]: the registers whose final value is not their initial one on some input."""
+        unchanged = (self.matrix == np.eye(self.num_registers, dtype=np.int64)).all(axis=1) & (self.offset == 0)
+        return ~unchanged
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, AffineMap) and np.array_equal(self.matrix, other.matrix)
+                and np.array_equal(self.offset, other.offset))
+
+    def __hash__(self) -> int:
+        return hash((self.matrix.tobytes(), self.offset.tobytes()))
+
+    def __str__(self) -> str:
+        return format_map(self)
+
+
+def program_map(program: Sequence[Instruction], num_registers: int = 4) -> AffineMap:
+    """The affine map a program computes (it ends at its first `stop`).
+
+    Each register holds an affine form of the initial registers (a row of coefficients and a
+    constant); an instruction combines rows exactly as it combines values."""
+    rows = np.eye(num_registers, dtype=np.int64)
+    constants = np.zeros(num_registers, dtype=np.int64)
+    for op, args in program:
+        if op == "stop":
+            break
+        if op == "ld":
+            value, x = args
+            rows[x - 1], constants[x - 1] = 0, value
+        elif op == "st":
+            a, b = args
+            rows[b - 1], constants[b - 1] = rows[a - 1], constants[a - 1]
+        elif op in ("add", "sub"):
+            a, b, c = args
+            sign = 1 if op == "add" else -1
+            rows[c - 1] = (rows[a - 1] + sign * rows[b - 1]) % MODULUS
+            constants[c - 1] = (constants[a - 1] + sign * constants[b - 1]) % MODULUS
+        else:
+            raise ValueError(f"unknown instruction {op!r}")
+    return AffineMap(rows, constants)
+
+
+def probe_inputs(inputs: np.ndarray) -> np.ndarray:
+    """int64 [k + 1, R]: the zero input and the unit input of each of the k registers marked in
+    `inputs` (bool [R]); the runs on these decide what a program computes on every input."""
+    marked = np.flatnonzero(np.asarray(inputs, dtype=bool))
+    probes = np.zeros((len(marked) + 1, len(inputs)), dtype=np.int64)
+    probes[np.arange(1, len(marked) + 1), marked] = 1
+    return probes
+
+
+# -- printing ------------------------------------------------------------------------------------------
+
+def format_form(coefficients: Sequence[int], constant: int) -> str:
+    """An affine form in the task syntax: `r1 + r2`, `2*r1 - r3`, `-r1`, `r1 + 100`, `250`.
+
+    A coefficient above 128 is written as its negative (255·r1 is −r1 mod 256); so is the constant
+    when the form has registers (`r1 - 1`); a constant alone is written as the value a register holds."""
+    terms = []
+    for register, coefficient in enumerate(coefficients, start=1):
+        c = int(coefficient) % MODULUS
+        if c:
+            terms.append((c - MODULUS if c > MODULUS // 2 else c, f"r{register}"))
+    constant = int(constant) % MODULUS
+    if not terms:
+        return str(constant)
+    if constant:
+        terms.append((constant - MODULUS if constant > MODULUS // 2 else constant, ""))
+    text = ""
+    for c, register in terms:
+        sign = "-" if c < 0 else "+"
+        size = abs(c)
+        body = register if size == 1 and register else (f"{size}*{register}" if register else str(size))
+        text += (f"-{body}" if sign == "-" else body) if not text else f" {sign} {body}"
+    return text
+
+
+def format_assignments(matrix: np.ndarray, offset: np.ndarray, registers: Sequence[int]) -> str:
+    """`rX = FORM` for each register index in `registers`, joined by '; '."""
+    return "; ".join(f"r{i + 1} = {format_form(matrix[i], offset[i])}" for i in registers)
+
+
+def format_map(function: AffineMap) -> str:
+    """What a program computes, one line per register it changes (`r3 = r1 + r2`); a program that
+    changes nothing prints `(no register changes)`."""
+    changed = np.flatnonzero(function.changed())
+    if not len(changed):
+        return "(no register changes)"
+    return "\n".join(f"r{i + 1} = {format_form(function.matrix[i], function.offset[i])}" for i in changed)
+
+
+# -- functions -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class Function:
+    """A function task: each assigned register's final value as an affine form of the inputs.
+
+    `matrix` [R, R] and `offset` [R] (int64, rows of unassigned registers are zero), `assigned` and
+    `inputs` bool [R]. Inputs are the registers the right-hand sides read; every other register
+    starts at 0."""
+
+    matrix: np.ndarray
+    offset: np.ndarray
+    assigned: np.ndarray
+    inputs: np.ndarray
+
+    @property
+    def num_registers(self) -> int:
+        return len(self.offset)
+
+    @classmethod
+    def of_map(cls, function: AffineMap, assigned: np.ndarray | None = None) -> Function:
+        """The function of a program's map: its changed registers (or `assigned`), reading the
+        registers their rows read."""
+        assigned = function.changed() if assigned is None else np.asarray(assigned, dtype=bool)
+        matrix = np.where(assigned[:, None], function.matrix, 0)
+        offset = np.where(assigned, function.offset, 0)
+        return cls(matrix, offset, assigned, (matrix != 0).any(axis=0))
+
+    def outputs(self, inputs: np.ndarray) -> np.ndarray:
+        """int64 [..., R]: the wanted final registers for `inputs` [..., R] (0 where not assigned)."""
+        values = np.asarray(inputs, dtype=np.int64) * self.inputs
+        return np.where(self.assigned, (values @ self.matrix.T + self.offset) % MODULUS, 0)
+
+    def draw_inputs(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        """int64 [count, R]: uniform values on the input registers, 0 on the others."""
+        return rng.integers(0, MODULUS, size=(count, self.num_registers), dtype=np.int64) * self.inputs
+
+    def probes(self) -> np.ndarray:
+        """The inputs that decide correctness: zeros and each unit input ([k + 1, R])."""
+        return probe_inputs(self.inputs)
+
+    def first_wrong_input(self, function: AffineMap) -> np.ndarray | None:
+        """The first probe input on which a program of map `function` gives a wrong assigned register,
+        or None when it computes this function on every input."""
+        for probe in self.probes():
+            if (function.apply(probe) != self.outputs(probe))[self.assigned].any():
+                return probe
+        return None
+
+    def is_computed_by(self, function: AffineMap) -> bool:
+        """Whether a program of map `function` is correct on every input: decided exactly."""
+        return self.first_wrong_input(function) is None
+
+    def __str__(self) -> str:
+        return format_assignments(self.matrix, self.offset, np.flatnonzero(self.assigned))
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Function) and all(
+            np.array_equal(getattr(self, name), getattr(other, name))
+            for name in ("matrix", "offset", "assigned", "inputs")))
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, name).tobytes() for name in ("matrix", "offset", "assigned", "inputs")))
+
+
+_TOKEN = re.compile(r"\s*(?:(?P<int>\d+)|(?P<reg>[rR]\d+)|(?P<op>[=+\-*;])|(?P<other>\S))")
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    """(kind, text, column from 1) for each token, ending with ("end", "", column after the text)."""
+    tokens, position = [], 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:  # only spaces are left
+            break
+        kind = match.lastgroup
+        tokens.append((kind, match.group(kind), match.start(kind) + 1))
+        position = match.end()
+    tokens.append(("end", "", len(text) + 1))
+    return tokens
+
+
+def _register(token: tuple[str, str, int], num_registers: int) -> int:
+    number = int(token[1][1:])
+    if not 1 <= number <= num_registers:
+        raise FunctionSyntaxError(token[2], f"register {token[1]} does not exist: expected r1..r{num_registers}")
+    return number - 1
+
+
+def _describe(token: tuple[str, str, int]) -> str:
+    return "the end of the text" if token[0] == "end" else f"'{token[1]}'"
+
+
+def parse_function(text: str, num_registers: int = 4) -> Function:
+    """Parse an expression task (`"r3 = r1 + r2"`, `"r1 = r2; r2 = r1"`); a malformed one is a
+    FunctionSyntaxError naming the column and what was expected; a product of registers is one
+    saying that no program of this machine computes it."""
+    tokens = _tokens(text)
+    r = num_registers
+    matrix = np.zeros((r, r), dtype=np.int64)
+    offset = np.zeros(r, dtype=np.int64)
+    assigned = np.zeros(r, dtype=bool)
+    inputs = np.zeros(r, dtype=bool)
+    at = 0
+
+    def expect(kinds: tuple[str, ...], what: str) -> tuple[str, str, int]:
+        nonlocal at
+        token = tokens[at]
+        if token[0] not in kinds and token[1] not in kinds:
+            raise FunctionSyntaxError(token[2], f"expected {what}, got {_describe(token)}")
+        at += 1
+        return token
+
+    if tokens[0][0] == "end":
+        raise FunctionSyntaxError(1, "empty task: expected an assignment 'rX = EXPR'")
+    while True:
+        if tokens[at][1] == ";":  # empty assignments between separators are allowed
+            at += 1
+            continue
+        if tokens[at][0] == "end":
+            break
+        target = expect(("reg",), "a register 'rX' to assign")
+        dest = _register(target, r)
+        if assigned[dest]:
+            raise FunctionSyntaxError(target[2], f"{target[1]} is assigned twice")
+        expect(("=",), f"'=' after {target[1]}")
+        assigned[dest] = True
+        terms = 0
+        while True:
+            sign = 1
+            token = tokens[at]
+            if token[1] in "+-" and token[0] == "op":
+                sign, at = (1 if token[1] == "+" else -1), at + 1
+            elif terms:
+                break  # the end of this right-hand side
+            coefficient, register, first = 1, None, tokens[at]
+            while True:  # a product of factors: integers and at most one register
+                factor = expect(("int", "reg"), "a register 'rY' or an integer")
+                if factor[0] == "int":
+                    coefficient = coefficient * (int(factor[1]) % MODULUS) % MODULUS
+                elif register is not None:
+                    raise FunctionSyntaxError(first[2], "not affine: a product of registers "
+                                              f"({tokens[register[1]][1]} * {factor[1]}), and no program of "
+                                              "this machine computes it (every program computes r' = M·r + c mod 256)")
+                else:
+                    register = (_register(factor, r), at - 1)
+                if tokens[at][1] != "*":
+                    break
+                at += 1
+            if register is None:
+                offset[dest] = (offset[dest] + sign * coefficient) % MODULUS
+            else:
+                matrix[dest, register[0]] = (matrix[dest, register[0]] + sign * coefficient) % MODULUS
+                inputs[register[0]] = True
+            terms += 1
+        token = tokens[at]
+        if token[0] == "end":
+            break
+        if token[1] != ";":
+            raise FunctionSyntaxError(token[2], f"expected '+', '-', '*', ';' or the end, got {_describe(token)}")
+    if not assigned.any():
+        raise FunctionSyntaxError(1, "empty task: expected an assignment 'rX = EXPR'")
+    return Function(matrix, offset, assigned, inputs)
+
+
+# -- examples ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class Examples:
+    """An examples task: `inputs`, `outputs` int64 [E, R] and `matters` bool [E, R] (an output register
+    that does not matter holds 0). A program is correct for it when it meets every example."""
+
+    inputs: np.ndarray
+    outputs: np.ndarray
+    matters: np.ndarray
+
+    @property
+    def num_registers(self) -> int:
+        return self.inputs.shape[1]
+
+    def met_by(self, function: AffineMap) -> bool:
+        return not ((function.apply(self.inputs) != self.outputs) & self.matters).any()
+
+    def first_wrong_input(self, function: AffineMap) -> np.ndarray | None:
+        wrong = ((function.apply(self.inputs) != self.outputs) & self.matters).any(axis=1)
+        return self.inputs[np.argmax(wrong)] if wrong.any() else None
+
+    def __str__(self) -> str:
+        def side(values: np.ndarray, matters: np.ndarray | None = None) -> str:
+            return ",".join(str(v) if matters is None or m else "_"
+                            for v, m in zip(values, matters if matters is not None else values, strict=True))
+        return "; ".join(f"{side(i)}->{side(o, m)}" for i, o, m in zip(self.inputs, self.outputs, self.matters,
+                                                                        strict=True))
+
+
+def examples_from_pairs(pairs: Sequence[tuple[Sequence[int], Sequence[int | None]]], num_registers: int = 4,
+                        what: str = "examples") -> Examples:
+    """Examples from (inputs, outputs) pairs, `None` for an output register that does not matter.
+    Errors (ValueError) name `what` and the example: a wrong length or value, an empty set, no
+    register that matters, and two examples with the same input and different outputs."""
+    if not isinstance(pairs, Sequence) or isinstance(pairs, str) or not pairs:
+        raise ValueError(f"{what}: empty task: expected at least one example [inputs, outputs]")
+    r = num_registers
+    inputs = np.zeros((len(pairs), r), dtype=np.int64)
+    outputs = np.zeros((len(pairs), r), dtype=np.int64)
+    matters = np.zeros((len(pairs), r), dtype=bool)
+    for e, pair in enumerate(pairs):
+        if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
+            raise ValueError(f"{what}[{e}] must be a pair [inputs, outputs], got {_shown(pair)}")
+        for side, values, allow_none in (("inputs", pair[0], False), ("outputs", pair[1], True)):
+            if not isinstance(values, Sequence) or isinstance(values, str) or len(values) != r:
+                raise ValueError(f"{what}[{e}] {side} must be {r} registers, got {_shown(values)} "
+                                 "(every example lists every register)")
+            for i, v in enumerate(values):
+                if v is None and allow_none:
+                    continue
+                if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 0 <= v <= 255:
+                    expected = "an integer in 0..255" + (" or null (does not matter)" if allow_none else "")
+                    raise ValueError(f"{what}[{e}] {side} r{i + 1} must be {expected}, got {_shown(v)}")
+                if side == "inputs":
+                    inputs[e, i] = v
+                else:
+                    outputs[e, i], matters[e, i] = v, True
+    if not matters.any():
+        raise ValueError(f"{what}: no output register matters in any example (every one is null)")
+    for e in range(len(pairs)):
+        same = np.flatnonzero((inputs[:e] == inputs[e]).all(axis=1))
+        for f in same:
+            clash = matters[f] & matters[e] & (outputs[f] != outputs[e])
+            if clash.any():
+                i = int(np.argmax(clash))
+                raise ValueError(f"{what}: contradictory examples {f} and {e}: the same input "
+                                 f"{inputs[e].tolist()} with r{i + 1} = {outputs[f, i]} and {outputs[e, i]}")
+    return Examples(inputs, outputs, matters)
+
+
+def parse_examples(text: str, num_registers: int = 4) -> Examples:
+    """Parse `"IN->OUT; IN->OUT"` (registers comma-separated, `_` for an output register that does
+    not matter), as `synthesize.py --examples` takes it. Errors name the column."""
+    pairs, column = [], 1
+    for part in text.split(";"):
+        start = column
+        column += len(part) + 1
+        if not part.strip():
+            continue
+        if part.count("->") != 1:
+            raise FunctionSyntaxError(start, f"expected an example 'IN->OUT', got '{_cut(part.strip())}'")
+        left, right = part.split("->")
+        sides = []
+        for side_text, offset, allow in ((left, start, False), (right, start + len(left) + 2, True)):
+            values: list[int | None] = []
+            position = offset
+            for item in side_text.split(","):
+                stripped = item.strip()
+                item_column = position + len(item) - len(item.lstrip())
+                position += len(item) + 1
+                if stripped == "_" and allow:
+                    values.append(None)
+                elif stripped.isdigit() and int(stripped) <= 255:
+                    values.append(int(stripped))
+                else:
+                    expected = "an integer in 0..255" + (" or '_'" if allow else "")
+                    raise FunctionSyntaxError(item_column, f"expected {expected}, got '{_cut(stripped)}'")
+            if len(values) != num_registers:
+                raise FunctionSyntaxError(offset, f"expected {num_registers} registers separated by commas, "
+                                          f"got {len(values)}")
+            sides.append(values)
+        pairs.append((sides[0], sides[1]))
+    if not pairs:
+        raise FunctionSyntaxError(1, "empty task: expected examples 'IN->OUT; IN->OUT'")
+    return examples_from_pairs(pairs, num_registers)
+
+
+def _cut(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
