@@ -1,35 +1,57 @@
-"""Load a run's trained model and print the program it writes for a target.
+"""Load a run's trained model and print the program it writes for a target, a function or examples.
 
     python synthesize.py NAME RUN_ID --target A,B,C,D [--init A,B,C,D] [--model best|last] [--search BUDGET]
+    python synthesize.py NAME RUN_ID --function "r3 = r1 + r2" [--model best|last] [--search BUDGET]
+    python synthesize.py NAME RUN_ID --examples "1,2,0,0->_,_,3,_; 5,7,0,0->_,_,12,_" [...]
 
-Prints each instruction with the registers after it and its reward, then the performance
-(0 = the target is reached). Reads experiments/NAME/RUN_ID/models/MODEL. With --search, the program
-is the first that RL-guided tree search finds within BUDGET expansions (the greedy one when none).
+A target: prints each instruction with the registers after it and its reward, then the performance
+(0 = the target is reached). A function or examples (docs/reference.md §10): prints the program, the
+function it computes, and either "correct on every input" or the first input where it is wrong (for
+examples: whether it meets every example, or the first it misses). For --function the model is shown
+EXAMPLES examples (the experiment's settings, default 4) whose inputs are drawn with seed 0.
+Reads experiments/NAME/RUN_ID/models/MODEL. With --search, the program is the first that RL-guided
+tree search finds within BUDGET expansions (the greedy one when none); for a function, only a program
+correct on every input counts as found.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from agents.networks import greedy_policy, network_scorer
-from environment import ToyCorewarEnv
-from synthesis.search import guided_search, plan_action
+from environment import ToyCorewarEnv, make_reward
+from synthesis.search import FunctionTask, guided_search, plan_action
+from toycorewar import ActionTable, Instruction, MachineConfig, format_map, parse_examples, parse_function, program_map
+from toycorewar.assembly import shorten
 from training.checkpoints import load_network
 from training.cli import ArgumentParser, UsageError, check_name, fail, parse_register_list, quiet_closed_pipe
 from training.files import folder_name_problem
 
 MAX_SEARCH = 10**7  # expansions (as a run's search_budget)
+EXAMPLES_SEED = 0  # the inputs of the examples a --function task shows: the same at every call
+DEFAULT_EXAMPLES = 4  # settings.EXAMPLES when the experiment's config.json does not say
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python synthesize.py", description=__doc__.splitlines()[0])
     parser.add_argument("name", help="experiment name (experiments/NAME)")
     parser.add_argument("run_id", help="run id within the experiment")
-    parser.add_argument("--target", required=True, help="target registers A,B,C,D")
-    parser.add_argument("--init", help="initial registers A,B,C,D (default zeros)")
+    task = parser.add_mutually_exclusive_group(required=True)
+    task.add_argument("--target", help="target registers A,B,C,D")
+    task.add_argument("--function", metavar="EXPR",
+                      help="a function to compute, e.g. 'r3 = r1 + r2' or 'r1 = r2; r2 = r1'; the model is shown "
+                           f"EXAMPLES examples (the experiment's settings, default {DEFAULT_EXAMPLES}) whose inputs "
+                           f"are drawn with the fixed seed {EXAMPLES_SEED}")
+    task.add_argument("--examples", metavar="'IN->OUT; ...'",
+                      help="input-output examples, registers separated by commas, '_' for an output register "
+                           "that does not matter, e.g. '1,2,0,0->_,_,3,_; 5,7,0,0->_,_,12,_'")
+    parser.add_argument("--init", help="initial registers A,B,C,D for --target (default zeros)")
     parser.add_argument("--model", choices=("best", "last"), default="best", help="which model (default best)")
     parser.add_argument("--search", type=int, default=0, metavar="BUDGET",
                         help="guided tree search with this many expansions (default 0: the greedy policy)")
@@ -40,32 +62,49 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(problem)
     if not 0 <= args.search <= MAX_SEARCH:
         parser.error(f"--search must be in 0..{MAX_SEARCH}, got {args.search}")
+    if args.init is not None and args.target is None:
+        parser.error("--init applies to --target only: a function task's examples give the inputs")
     path = Path("experiments") / args.name / args.run_id / "models" / args.model
     try:
         if not path.is_file():
             raise UsageError(f"{path}: no such model (train it with: python main.py {args.name})")
         network, checkpoint = load_network(path)
-        machine, run = checkpoint["machine"], checkpoint["run"]
-        target = parse_register_list(args.target, machine["num_registers"], "--target")
-        reg_init = parse_register_list(args.init, machine["num_registers"], "--init") if args.init else None
+        machine = checkpoint["machine"]
+        if args.target is not None:
+            target = parse_register_list(args.target, machine["num_registers"], "--target")
+            reg_init = parse_register_list(args.init, machine["num_registers"], "--init") if args.init else None
     except (UsageError, ValueError) as error:  # ValueError: not a model file of this version
         fail(str(error))
+    if args.target is not None:
+        return write_for_target(network, checkpoint, path, target, reg_init, args.search)
+    return write_for_function(network, checkpoint, path, read_function_task(args, machine["num_registers"]),
+                              args.search)
+
+
+def model_line(path: Path, checkpoint: dict) -> str:
+    return (f"model: {path} ({checkpoint['agent']}, episode {checkpoint['episode']}, "
+            f"evaluation performance {checkpoint['performance']:g})")
+
+
+def write_for_target(network: nn.Module, checkpoint: dict, path: Path, target: list[int],
+                     reg_init: list[int] | None, budget: int) -> int:
+    """The program for a constant target, step by step with the registers and rewards the environment gives."""
+    machine, run = checkpoint["machine"], checkpoint["run"]
     settings = run.get("reward_settings") or {}
     env = ToyCorewarEnv(target=target, reg_init=reg_init, max_length=machine["max_length"],
                         num_registers=machine["num_registers"], n_vals=machine["n_vals"],
                         reward_func=run.get("reward_func", "Specific_register_values"), **settings)
     policy = greedy_policy(network)
     plan = None
-    if args.search:
+    if budget:
         scale = checkpoint.get("reward_scale", 1.0)
         found = guided_search(network_scorer(network, env.config), env.config, env.reward, target, reg_init,
-                              args.search, scale)
+                              budget, scale)
         plan = found.program
         print(f"guided search: {'found a program' if plan is not None else 'no program found'} "
               f"after {found.expansions} expansions" + ("" if plan is not None else "; the greedy program follows"))
     obs, info = env.reset()
-    print(f"model: {path} ({checkpoint['agent']}, episode {checkpoint['episode']}, "
-          f"evaluation performance {checkpoint['performance']:g})")
+    print(model_line(path, checkpoint))
     print(f"target {target}, initial registers {info['registers']}")
     total, done = 0.0, False
     while not done:
@@ -78,6 +117,124 @@ def main(argv: list[str] | None = None) -> int:
         total += reward
         print(f"  {str(env.table.instructions[action]):<18} registers {info['registers']}  reward {reward:g}")
     print(f"total reward {total:g}, performance {info['performance']}{' (solved)' if info['solved'] else ''}")
+    return 0
+
+
+def shown_examples(experiment: Path) -> int:
+    """settings.EXAMPLES of the experiment's config.json (what its runs were shown), or the default."""
+    try:
+        count = json.loads((experiment / "config.json").read_text(encoding="utf-8"))["settings"]["EXAMPLES"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_EXAMPLES
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 1 else DEFAULT_EXAMPLES
+
+
+def read_function_task(args: argparse.Namespace, num_registers: int) -> FunctionTask:
+    """The task of --function (its examples drawn) or --examples; bad input is a one-line error."""
+    flag, text = ("--function", args.function) if args.function is not None else ("--examples", args.examples)
+    try:
+        if args.function is not None:
+            function = parse_function(args.function, num_registers)
+            count = shown_examples(Path("experiments") / args.name)
+            return FunctionTask.drawn(function, count, np.random.default_rng(EXAMPLES_SEED))
+        return FunctionTask(parse_examples(args.examples, num_registers))
+    except ValueError as error:  # FunctionSyntaxError is one, and names the column
+        fail(f"{flag} '{shorten(text)}': {error}")
+
+
+def reads_examples(network: nn.Module, machine: MachineConfig) -> bool:
+    """Whether `network` takes a function task's observation (a network of constant targets refuses it)."""
+    zeros = np.zeros((1, 1, machine.num_registers), dtype=np.int64)
+    program = np.full((1, machine.max_length), machine.num_actions, dtype=np.int64)
+    try:
+        greedy_policy(network)({"program": program, "registers": zeros, "target": zeros,
+                                "matters": np.ones_like(zeros, dtype=np.int8)})
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def greedy_program(network: nn.Module, machine: MachineConfig, task: FunctionTask) -> list[Instruction]:
+    """The program the network writes, greedily, on the task's examples: registers, target and matters
+    [1, E, R], each instruction run on every example, until stop or a full program."""
+    table, policy, examples = ActionTable(machine), greedy_policy(network), task.examples
+    registers = examples.inputs.copy()
+    program = np.full((1, machine.max_length), machine.num_actions, dtype=np.int64)
+    obs = {"program": program, "registers": registers[np.newaxis],
+           "target": (examples.outputs * examples.matters)[np.newaxis],
+           "matters": examples.matters.astype(np.int8)[np.newaxis]}
+    for step in range(machine.max_length):
+        action = int(policy(obs)[0])
+        if action == table.stop_action:
+            break
+        program[0, step] = action
+        table.execute_batch(registers, np.full(len(registers), action))
+        obs["registers"] = registers[np.newaxis]
+    return [table.instructions[a] for a in program[0] if a < table.stop_action]
+
+
+def registers_text(values: np.ndarray, shown: np.ndarray | None = None) -> str:
+    """'1,2,0,0', or with `shown` (bool [R]) '_' where a register is not shown."""
+    return ",".join(str(v) if shown is None or s else "_" for v, s in zip(values, shown if shown is not None
+                                                                            else values, strict=True))
+
+
+def difference(given: np.ndarray, wanted: np.ndarray, counted: np.ndarray) -> str:
+    """'r3 = 5, wanted r3 = 1' over the counted registers that differ."""
+    wrong = np.flatnonzero(counted & (given != wanted))
+    return (", ".join(f"r{i + 1} = {given[i]}" for i in wrong) + ", wanted "
+            + ", ".join(f"r{i + 1} = {wanted[i]}" for i in wrong))
+
+
+def write_for_function(network: nn.Module, checkpoint: dict, path: Path, task: FunctionTask, budget: int) -> int:
+    """The program for a function or examples task, the function it computes, and whether it is correct."""
+    spec = checkpoint["machine"]
+    machine = MachineConfig(spec["num_registers"], spec["n_vals"], spec["max_length"])
+    if not reads_examples(network, machine):
+        fail(f"{path}: this model was trained on constant targets and does not read examples; "
+             "train one on a function task (docs/reference.md §10)")
+    examples, function = task.examples, task.function
+    print(model_line(path, checkpoint))
+    if function is not None:
+        print(f"function {function}: shown {len(examples.inputs)} examples "
+              f"drawn with seed {EXAMPLES_SEED}")
+    else:
+        print(f"{len(examples.inputs)} examples")
+    for inputs, outputs, matters in zip(examples.inputs, examples.outputs, examples.matters, strict=True):
+        print(f"  {registers_text(inputs)} -> {registers_text(outputs, matters)}")
+    program = None
+    if budget:
+        run = checkpoint["run"]
+        reward = make_reward(run.get("reward_func", "Specific_register_values"), run.get("reward_settings"))
+        found = guided_search(network_scorer(network, machine), machine, reward, task, budget=budget,
+                              reward_scale=checkpoint.get("reward_scale", 1.0))
+        program = found.program
+        what = "a program correct on every input" if function is not None else "a program that meets every example"
+        print(f"guided search: {'found ' + what if program is not None else 'no program found'} "
+              f"after {found.expansions} expansions" + ("" if program is not None else "; the greedy program follows"))
+    if program is None:
+        program = greedy_program(network, machine, task)
+    print(f"program ({len(program)} instruction{'' if len(program) == 1 else 's'}):")
+    for instruction in program:
+        print(f"  {instruction}")
+    computed = program_map(program, machine.num_registers)
+    print("computes:")
+    for line in format_map(computed).splitlines():
+        print(f"  {line}")
+    if function is not None:
+        wrong = function.first_wrong_input(computed)
+        print("correct on every input" if wrong is None else
+              f"wrong on input {registers_text(wrong)}: gives "
+              f"{difference(computed.apply(wrong), function.outputs(wrong), function.assigned)}")
+        return 0
+    missed = ((computed.apply(examples.inputs) != examples.outputs) & examples.matters).any(axis=1)
+    if not missed.any():
+        print("meets every example")
+        return 0
+    e = int(np.argmax(missed))
+    print(f"misses the example {registers_text(examples.inputs[e])} -> "
+          f"{registers_text(examples.outputs[e], examples.matters[e])}: gives "
+          f"{difference(computed.apply(examples.inputs[e]), examples.outputs[e], examples.matters[e])}")
     return 0
 
 

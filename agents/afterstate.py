@@ -14,14 +14,25 @@ register state serves every action that reaches it.
 
 Cost: V runs on every afterstate of every state, [B·225] rows, through a small MLP; the reachability
 features are a few comparisons per row.
+
+On a function task (`examples`: registers, target and matters [B, E, R], docs/reference.md §10) V is a
+DeepSets network over the examples: each example's first layer (its registers' vectors, and the
+target's and gap's of the registers that matter) and how many of its registers are wrong, through a
+ReLU, pooled by mean and max, then the head. The flags are the task's, not an example's: a register
+is reachable when one instruction makes it right on every example where it matters, related when
+the same copy, sum or difference of other targets gives its target on every example. The reward
+and its bounds are §4's over every example and every register that matters. The afterstates' first
+layers are [B, E, K, hidden], summed by one embedding bag: with 4 examples a pass over every action
+costs about 2.5 times the constant task's (hidden 64, batch 128, 2 CPU cores).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from agents.networks import register_action_table, written_values
+from agents.networks import distances_after, example_inputs, register_action_table, written_values
 from environment import make_reward
 from toycorewar import MachineConfig
 
@@ -30,8 +41,9 @@ TIE_BREAK = 1e-3  # the cost of an instruction, in units of distance
 
 class AfterstateQNetwork(nn.Module):
     def __init__(self, machine: MachineConfig, hidden_size: int, embedding_size: int, reward_settings: dict,
-                 reward_scale: float, reward_func: str = "Specific_register_values") -> None:
+                 reward_scale: float, reward_func: str = "Specific_register_values", examples: bool = False) -> None:
         super().__init__()
+        self.examples = examples
         table = register_action_table(self, machine)
         r = self.num_registers = machine.num_registers
         self.n_vals, self.max_length = machine.n_vals, machine.max_length
@@ -62,65 +74,94 @@ class AfterstateQNetwork(nn.Module):
                                   nn.Linear(embedding_size * 8, 1))
         for vectors in (self.value_vectors, self.gap_vectors, self.target_vectors, self.slot_vectors):
             nn.init.normal_(vectors.weight, std=0.1)
+        if examples:  # created last: a constant-target network's parameters are drawn as before
+            self.wrong_vector = nn.Parameter(0.1 * torch.randn(h))  # times an example's count of wrong registers
+            self.pool = nn.Linear(2 * h, h)  # the mean and the max over the examples
 
     def rewards(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor, actions: torch.Tensor,
-                written: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                written: torch.Tensor, matters: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The scaled reward of each action [B, K] (writing `written` [B, K] into its register), whether
         it ends the program, the distance after it and the steps left after it. Only the written
-        register's term of the distance changes."""
-        dest = self.dest[actions]
-        goal_dest = target.gather(1, dest)
-        before = self.reward.distance(registers, target).unsqueeze(1)
-        now = before - self.reward.register_distance(registers.gather(1, dest), goal_dest) \
-            + self.reward.register_distance(written, goal_dest)
+        register's term of the distance changes. On a function task registers, target and matters are
+        [B, E, R] and written [B, E, K] (integers)."""
+        before, now = distances_after(self.reward, registers, target, self.dest[actions], written, matters)
         length = (program != self.empty_slot).sum(dim=1, keepdim=True) + 1  # the program after the action
         done = (actions == self.stop_action) | (length >= self.max_length)
         reward = self.reward.step_reward(before, now, done, self.max_length - length)
         return reward.float() * self.reward_scale, done, now, (self.max_length - length).expand_as(now)
 
-    def reachable(self, registers: torch.Tensor, target: torch.Tensor, dest: torch.Tensor,
-                  written: torch.Tensor) -> torch.Tensor:
+    def reachable(self, registers: torch.Tensor, target: torch.Tensor, dest: torch.Tensor, written: torch.Tensor,
+                  matters: torch.Tensor | None = None) -> torch.Tensor:
         """[B, K, R]: after writing `written` into `dest` ([B, K]), whether one instruction can make
         each register right: its target is a load value, a register's value, or a sum or difference
-        of two registers' values."""
+        of two registers' values. On a function task (registers, target, matters [B, E, R], written
+        [B, E, K]): one instruction that makes it right on every example where it matters."""
         r = self.num_registers
-        goal = target.unsqueeze(2)  # [B, R(j), 1]
+        free = None if matters is None else ~matters.bool()  # a register is right where it does not matter
+
+        def everywhere(hits: torch.Tensor, free: torch.Tensor | None) -> torch.Tensor:
+            """A candidate counts when it is right on every example (axis 1 with examples)."""
+            return hits if free is None else (hits | free).all(dim=1)
+
+        pair_free, value_free = (None, None) if free is None else (free.unsqueeze(-1), free.unsqueeze(-2))
+        goal = target.unsqueeze(-1)  # [B, (E,) R(j), 1]
         # Candidates that do not involve register d survive its being overwritten: [B, j, d].
-        sums = torch.remainder(registers[:, self.pair_a] + registers[:, self.pair_b], 256).unsqueeze(1)
-        differences = torch.remainder(registers[:, self.pair_a] - registers[:, self.pair_b], 256).unsqueeze(1)
-        pair_hits = ((sums == goal) | (differences == goal)).float()  # [B, j, P]
-        kept = (pair_hits @ self.pairs_without.T > 0) | ((registers.unsqueeze(1) == goal).float() @ self.others > 0)
-        kept = kept | (target < self.n_vals).unsqueeze(2)
+        sums = torch.remainder(registers[..., self.pair_a] + registers[..., self.pair_b], 256).unsqueeze(-2)
+        differences = torch.remainder(registers[..., self.pair_a] - registers[..., self.pair_b], 256).unsqueeze(-2)
+        pair_hits = everywhere(sums == goal, pair_free) | everywhere(differences == goal, pair_free)  # [B, j, P]
+        copies = everywhere(registers.unsqueeze(-2) == goal, pair_free)  # [B, j, a]
+        kept = (pair_hits.float() @ self.pairs_without.T > 0) | (copies.float() @ self.others > 0)
+        kept = kept | (target < self.n_vals if free is None else self.loadable(target, matters)).unsqueeze(2)
         old = kept.transpose(1, 2).gather(1, dest.unsqueeze(2).expand(-1, -1, r))  # [B, K, j]
         # Candidates that involve the written value.
-        goal_k = target.unsqueeze(1)  # [B, 1, j]
-        v = written.unsqueeze(2)  # [B, K, 1]
-        new = (v == goal_k) | (torch.remainder(2 * v, 256) == goal_k) | (goal_k == 0)
+        goal_k = target.unsqueeze(-2)  # [B, (E,) 1, j]
+        v = written.unsqueeze(-1)  # [B, (E,) K, 1]
+        new = (everywhere(v == goal_k, value_free) | everywhere(torch.remainder(2 * v, 256) == goal_k, value_free)
+               | everywhere(goal_k == 0, value_free))
         for b in range(r):
-            other = registers[:, b].view(-1, 1, 1)
-            hit = ((torch.remainder(v + other, 256) == goal_k) | (torch.remainder(v - other, 256) == goal_k)
-                   | (torch.remainder(other - v, 256) == goal_k))
+            other = registers[..., b, None, None]
+            hit = (everywhere(torch.remainder(v + other, 256) == goal_k, value_free)
+                   | everywhere(torch.remainder(v - other, 256) == goal_k, value_free)
+                   | everywhere(torch.remainder(other - v, 256) == goal_k, value_free))
             new = new | (hit & (dest != b).unsqueeze(2))
         return old | new
 
-    def related(self, target: torch.Tensor) -> torch.Tensor:
+    def loadable(self, target: torch.Tensor, matters: torch.Tensor) -> torch.Tensor:
+        """[B, R] of targets and matters [B, E, R]: whether one load makes a register right on every
+        example where it matters (the same value, below N_VALS, on each; true where it matters on none)."""
+        free = ~matters.bool()
+        highest = torch.where(free, -1, target).amax(dim=1)
+        return (highest <= torch.where(free, 256, target).amin(dim=1)) & (highest < self.n_vals)
+
+    def related(self, target: torch.Tensor, matters: torch.Tensor | None = None) -> torch.Tensor:
         """[B, R]: whether a register's target is a copy, sum or difference of other registers' targets
-        (it is one instruction away once those are right)."""
-        goal = target.unsqueeze(2)
-        sums = torch.remainder(target[:, self.pair_a] + target[:, self.pair_b], 256).unsqueeze(1)
-        differences = torch.remainder(target[:, self.pair_a] - target[:, self.pair_b], 256).unsqueeze(1)
-        pair_hits = ((sums == goal) | (differences == goal)).float()
-        copies = (target.unsqueeze(1) == goal).float() * self.others  # [B, j, a]: t_a = t_j, a ≠ j
-        return (pair_hits * self.pairs_without.unsqueeze(0) > 0).any(dim=2) | (copies > 0).any(dim=2)
+        (it is one instruction away once those are right); on a function task ([B, E, R]), the same
+        copy, sum or difference on every example where it matters, of targets that matter there."""
+        if matters is None:
+            target = target.unsqueeze(1)
+            matters = torch.ones_like(target, dtype=torch.bool)
+        matters = matters.bool()
+        goal, free = target.unsqueeze(3), ~matters.unsqueeze(3)  # [B, E, j, 1]
+        sums = torch.remainder(target[..., self.pair_a] + target[..., self.pair_b], 256).unsqueeze(2)
+        differences = torch.remainder(target[..., self.pair_a] - target[..., self.pair_b], 256).unsqueeze(2)
+        known = (matters[..., self.pair_a] & matters[..., self.pair_b]).unsqueeze(2)  # [B, E, 1, P]
+        pair_hits = ((((sums == goal) & known) | free).all(dim=1)
+                     | (((differences == goal) & known) | free).all(dim=1))  # [B, j, P]
+        copies = (((target.unsqueeze(2) == goal) & matters.unsqueeze(2)) | free).all(dim=1) & (self.others > 0)
+        return (pair_hits & (self.pairs_without > 0)).any(dim=2) | copies.any(dim=2)
 
     def action_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
-                      actions: torch.Tensor | None = None) -> torch.Tensor:
+                      matters: torch.Tensor | None = None, actions: torch.Tensor | None = None) -> torch.Tensor:
         """Q [B, K] of `actions` [B, K] (every action when None): the exact reward + V of the state the
-        action leads to (0 when it ends the program).
+        action leads to (0 when it ends the program). `matters` [B, E, R] on a function task.
 
         An action changes one register, so V's first layer is the state's, with the written register's
         vectors swapped: [B, K, hidden] gathers, not a pass over a copy of the registers per action.
         """
+        registers, target, matters = example_inputs(self.examples, registers, target, matters)
+        if matters is not None:
+            return self.example_action_values(program, registers.long(), target.long(), matters.bool(), actions)
         registers, target = registers.long(), target.long()
         batch = registers.shape[0]
         if actions is None:
@@ -148,23 +189,105 @@ class AfterstateQNetwork(nn.Module):
                            (target < self.n_vals).float().unsqueeze(1).expand(-1, actions.shape[1], -1),
                            self.related(target).float().unsqueeze(1).expand(-1, actions.shape[1], -1),
                            wrong_after.float().unsqueeze(2) / r], dim=2)
+        fraction = torch.sigmoid(self.head(first + self.flags(flags)).squeeze(2))
+        return self.q_values(actions, reward, done, self.bounded(fraction, distance, steps_left))
+
+    def bounded(self, fraction: torch.Tensor, distance: torch.Tensor, steps_left: torch.Tensor) -> torch.Tensor:
+        """V as a `fraction` of the way between the bounds of the return still to come (scaled)."""
         # V within what the reward allows from the afterstate (environment/rewards.py return_bounds):
         # a solved register state then cannot look better than stopping, whatever the network says.
         low, high = self.reward.return_bounds(distance.float(), steps_left.clamp(min=1).float())
-        fraction = torch.sigmoid(self.head(first + self.flags(flags)).squeeze(2))
-        values = (low + (high - low) * fraction) * self.reward_scale
+        return (low + (high - low) * fraction) * self.reward_scale
+
+    def q_values(self, actions: torch.Tensor, reward: torch.Tensor, done: torch.Tensor,
+                 values: torch.Tensor) -> torch.Tensor:
+        """Q = the reward + V of the afterstate (none after the last instruction) − the instruction's cost."""
         # Of programs that score the same, the shorter: a solved program stops rather than marking time
         # with no-ops, which tie with stop (a cost far below one unit of distance, so no other choice moves).
         cost = TIE_BREAK * self.reward_scale * (actions != self.stop_action)
         return reward + torch.where(done, torch.zeros_like(values), values) - cost
 
-    def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.action_values(program, registers, target)
+    def gap_table(self) -> torch.Tensor:
+        """The gap vectors of a function task, [R·256 + 1, h]: a gap other than 0 also adds `wrong_vector`
+        / R (its example has one more wrong register), and the last row, zeros, stands for a register
+        that does not matter (it has no gap)."""
+        wrong = (torch.arange(len(self.gap_vectors.weight), device=self.offsets.device) % 256 != 0).unsqueeze(1)
+        vectors = self.gap_vectors.weight + wrong * self.wrong_vector / self.num_registers
+        return torch.cat([vectors, torch.zeros_like(vectors[:1])])
 
-    def state_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def example_first_layer(self, registers: torch.Tensor, target: torch.Tensor, matters: torch.Tensor,
+                            steps_left: torch.Tensor, gap_table: torch.Tensor
+                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each example's first layer [B, E, h], and its registers' value and gap vectors [B, E, R, h]
+        (a register's gap and target count only where it matters)."""
+        gap_rows = torch.where(matters, torch.remainder(target - registers, 256) + self.offsets, len(gap_table) - 1)
+        value_vectors, gap_vectors = self.value_vectors(registers + self.offsets), F.embedding(gap_rows, gap_table)
+        targets = self.target_vectors(target + self.offsets) * matters.unsqueeze(3)
+        static = targets.sum(dim=2) + self.slot_vectors(steps_left).unsqueeze(1)
+        return value_vectors.sum(dim=2) + gap_vectors.sum(dim=2) + static, value_vectors, gap_vectors
+
+    def pooled_fraction(self, first: torch.Tensor) -> torch.Tensor:
+        """V's share of its bounds from each example's first layer `first` [B, E, ..., h] (flags added):
+        a ReLU per example, then the mean and the max over the examples (whatever their order), the head."""
+        features = torch.relu(first)
+        pooled = torch.cat([features.mean(dim=1), features.amax(dim=1)], dim=-1)
+        return torch.sigmoid(self.head(self.pool(pooled)).squeeze(-1))
+
+    def example_action_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                              matters: torch.Tensor, actions: torch.Tensor | None) -> torch.Tensor:
+        """`action_values` on a function task: registers, target, matters [B, E, R]. The action writes
+        the same register in every example, a value per example. Each afterstate's first layer is a sum
+        of four rows (the state's without register d, the flags, d's new value and new gap), summed by
+        one embedding bag: the [B, E, K, hidden] work is one pass, a ReLU and the pooling."""
+        (batch, count), r = registers.shape[:2], self.num_registers
+        if actions is None:
+            actions = self.all_actions.expand(batch, -1)
+        dest, k = self.dest[actions], actions.shape[1]
+        index = dest.unsqueeze(1).expand(-1, count, -1)  # [B, E, K]
+        written = written_values(self, registers).gather(2, actions.unsqueeze(1).expand(-1, count, -1))
+        reward, done, distance, steps_left = self.rewards(program, registers, target, actions, written, matters.long())
+        length = (program != self.empty_slot).sum(dim=1) + 1
+        gap_table = self.gap_table()
+        state, value_vectors, gap_vectors = self.example_first_layer(registers, target, matters,
+                                                                     (self.max_length - length).clamp(min=0), gap_table)
+        goal_dest, counted = target.gather(2, index), matters.gather(2, index)
+        # Each example's count of wrong registers after the action: d's term swapped, as for the distance.
+        was_wrong, is_wrong = (registers.gather(2, index) != goal_dest) & counted, (written != goal_dest) & counted
+        wrong = ((registers != target) & matters).sum(dim=2, keepdim=True) - was_wrong.long() + is_wrong.long()
+        task = torch.cat([self.loadable(target, matters), self.related(target, matters)], dim=1).float()
+        flags = torch.cat([self.reachable(registers, target, dest, written, matters).float(),
+                           task.unsqueeze(1).expand(-1, k, -1), wrong.float().mean(dim=1).unsqueeze(2) / r], dim=2)
+        # Each example's first layer without register d's own value and gap, [B·E·R(d), h], then the
+        # flags [B·K, h], then the vectors of the value written and of the gap it leaves.
+        table = torch.cat([(state.unsqueeze(2) - value_vectors - gap_vectors).flatten(0, 2),
+                           self.flags(flags).flatten(0, 1), self.value_vectors.weight, gap_table])
+        flags_start = batch * count * r
+        values_start = flags_start + batch * k
+        gaps_start = values_start + len(self.value_vectors.weight)
+        rows, examples = torch.arange(batch, device=dest.device).view(-1, 1, 1), torch.arange(count, device=dest.device)
+        state_rows = (rows * count + examples.view(1, -1, 1)) * r + index
+        flag_rows = flags_start + rows * k + torch.arange(k, device=dest.device)
+        dest_rows = (dest * 256).unsqueeze(1)
+        value_rows = values_start + written + dest_rows
+        gap_rows = gaps_start + torch.where(counted, torch.remainder(goal_dest - written, 256) + dest_rows,
+                                            len(gap_table) - 1)
+        bags = torch.stack([state_rows, flag_rows.expand_as(index), value_rows, gap_rows], dim=3)
+        first = F.embedding_bag(bags.view(-1, 4), table, mode="sum").view(batch, count, k, -1)
+        fraction = self.pooled_fraction(first)
+        return self.q_values(actions, reward, done, self.bounded(fraction, distance, steps_left))
+
+    def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                matters: torch.Tensor | None = None) -> torch.Tensor:
+        return self.action_values(program, registers, target, matters)
+
+    def state_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                     matters: torch.Tensor | None = None) -> torch.Tensor:
         """V [B] of the states themselves (their registers, with the instructions left that their
         programs leave): the critic of the on-policy agents' afterstate network. The same first layer
         and flags as an afterstate, with nothing written."""
+        registers, target, matters = example_inputs(self.examples, registers, target, matters)
+        if matters is not None:
+            return self.example_state_values(program, registers.long(), target.long(), matters.bool())
         registers, target = registers.long(), target.long()
         r = self.num_registers
         gap = torch.remainder(target - registers, 256)
@@ -178,10 +301,22 @@ class AfterstateQNetwork(nn.Module):
         flags = torch.cat([self.reachable(registers, target, same, registers[:, :1].clone()).float().squeeze(1),
                            (target < self.n_vals).float(), self.related(target).float(),
                            (registers != target).sum(dim=1, keepdim=True).float() / r], dim=1)
-        distance = self.reward.distance(registers, target).float()
-        low, high = self.reward.return_bounds(distance, steps_left.clamp(min=1).float())
         fraction = torch.sigmoid(self.head(first + self.flags(flags)).squeeze(1))
-        return (low + (high - low) * fraction) * self.reward_scale
+        return self.bounded(fraction, self.reward.distance(registers, target), steps_left)
+
+    def example_state_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                             matters: torch.Tensor) -> torch.Tensor:
+        """`state_values` on a function task: registers, target, matters [B, E, R]."""
+        steps_left = (self.max_length - (program != self.empty_slot).sum(dim=1)).clamp(min=0)
+        state, _, _ = self.example_first_layer(registers, target, matters, steps_left, self.gap_table())
+        wrong = ((registers != target) & matters).sum(dim=2).float().mean(dim=1, keepdim=True) / self.num_registers
+        # Writing register 0's own value into it leaves the registers as they are.
+        same = torch.zeros_like(registers[:, 0, :1])
+        task = torch.cat([self.reachable(registers, target, same, registers[..., :1].clone(), matters).squeeze(1),
+                          self.loadable(target, matters), self.related(target, matters)], dim=1).float()
+        flags = torch.cat([task, wrong], dim=1)
+        fraction = self.pooled_fraction(state + self.flags(flags).unsqueeze(1))
+        return self.bounded(fraction, self.reward.distance(registers, target, matters.long()), steps_left)
 
 
 class AfterstatePolicyValueNetwork(nn.Module):
@@ -198,13 +333,15 @@ class AfterstatePolicyValueNetwork(nn.Module):
     """
 
     def __init__(self, machine: MachineConfig, hidden_size: int, embedding_size: int, reward_settings: dict,
-                 reward_scale: float, temperature: float, reward_func: str = "Specific_register_values") -> None:
+                 reward_scale: float, temperature: float, reward_func: str = "Specific_register_values",
+                 examples: bool = False) -> None:
         super().__init__()
-        args = (machine, hidden_size, embedding_size, reward_settings, reward_scale, reward_func)
+        self.examples = examples
+        args = (machine, hidden_size, embedding_size, reward_settings, reward_scale, reward_func, examples)
         self.actor, self.critic = AfterstateQNetwork(*args), AfterstateQNetwork(*args)
         self.scale = 1.0 / (float(temperature) * float(reward_scale))
 
-    def forward(self, program: torch.Tensor, registers: torch.Tensor,
-                target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.actor.action_values(program, registers, target) * self.scale
-        return logits, self.critic.state_values(program, registers, target)
+    def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                matters: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.actor.action_values(program, registers, target, matters) * self.scale
+        return logits, self.critic.state_values(program, registers, target, matters)

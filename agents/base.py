@@ -32,6 +32,12 @@ class AgentSetup:
     episodes: int  # the run's budget (epsilon_decay_steps may be a fraction of it)
     seed: int = 0
     device: torch.device = torch.device("cpu")
+    examples: int = 0  # a function task's examples per episode (docs/reference.md §10); 0: constant targets
+
+    def network_extra(self) -> dict[str, bool]:
+        """What a network spec adds for this run's tasks: `examples` on a function task (the network reads a
+        set of examples), nothing on constant targets (their specs stay as they were)."""
+        return {"examples": True} if self.examples else {}
 
     def task_targets(self) -> np.ndarray | None:
         """The run's targets when it trains on a fixed list of them (None: drawn afresh each episode)."""
@@ -80,6 +86,12 @@ def first_observation(env: ToyCorewarVectorEnv, rng: np.random.Generator, restor
         return env.observation()
     obs, _ = env.reset(seed=int(rng.integers(2**31)))
     return obs
+
+
+def observation_keys(obs: dict[str, np.ndarray]) -> tuple[str, ...]:
+    """The parts of an observation a network reads: program, registers and target, and on a function task
+    (docs/reference.md §10) which registers matter."""
+    return ("program", "registers", "target") + (("matters",) if obs.get("matters") is not None else ())
 
 
 def active_rows(obs: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:

@@ -34,20 +34,21 @@ class DQN_Agent:
             self.spec = network_spec("afterstate_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
                                      p.register_size, effect_size=max(1, p.effect_size),
                                      reward_func=setup.reward.name, reward_settings=setup.reward.settings,
-                                     reward_scale=p.reward_scale)
+                                     reward_scale=p.reward_scale, **setup.network_extra())
         elif p.known_rewards:
             self.spec = network_spec("known_reward_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
                                      p.register_size, effect_size=p.effect_size,
                                      reward_func=setup.reward.name, reward_settings=setup.reward.settings,
-                                     reward_scale=p.reward_scale)
+                                     reward_scale=p.reward_scale, **setup.network_extra())
         else:
             self.spec = network_spec("dueling_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
-                                     p.register_size, effect_size=p.effect_size)
+                                     p.register_size, effect_size=p.effect_size, **setup.network_extra())
         self.q = build_network(self.spec).to(self.device)
         self.target_q = copy.deepcopy(self.q)
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=p.lr, foreach=True)
         self.buffer = ReplayBuffer(p.replay_buffer_size, setup.machine, p.num_envs,
-                                   targets=setup.task_targets() if p.replay_per_task else None)
+                                   targets=setup.task_targets() if p.replay_per_task else None,
+                                   examples=setup.examples)
         self.sampler = (PrioritizedSampler(self.buffer, p.priority_alpha, p.priority_beta) if p.priority_alpha > 0
                         else UniformSampler(self.buffer))
         hindsight = Hindsight(self.env.reward, p.reward_scale, p.relabel_fraction) if p.relabel_fraction > 0 else None
@@ -138,12 +139,14 @@ class DQN_Agent:
 
     def taken_values(self, inputs: tuple[torch.Tensor, ...], actions: torch.Tensor) -> torch.Tensor:
         """Q(s, a) of the sampled states and actions, differentiable. With known rewards only the
-        taken action's exact reward is computed, not all 225."""
+        taken action's exact reward is computed, not all 225. `inputs`: (program, registers, target),
+        and matters on a function task."""
         action = actions.unsqueeze(1)
+        state, extra = inputs[:3], ({"matters": inputs[3]} if len(inputs) > 3 else {})
         if self.params.afterstate:
-            q_taken = self.q.action_values(*inputs, actions=action)
+            q_taken = self.q.action_values(*state, actions=action, **extra)
         elif self.params.known_rewards:
-            q_taken = self.q.rewards(*inputs, actions=action) + self.q.residual(*inputs).gather(1, action)
+            q_taken = self.q.rewards(*state, actions=action, **extra) + self.q.residual(*inputs).gather(1, action)
         else:
             q_taken = self.q(*inputs).gather(1, action)
         return q_taken.squeeze(1)
@@ -180,14 +183,16 @@ class DQN_Agent:
         batch, demos = self.sample()
         # Everything but the rows (they stay on the host, for the priorities) goes to the device.
         t = {name: torch.as_tensor(array, device=self.device) for name, array in batch._asdict().items()
-             if name != "rows"}
+             if name != "rows" and array is not None}
         inputs = (t["program"].long(), t["registers"].float(), t["target"].float())
+        if "matters" in t:  # a function task (docs/reference.md §10)
+            inputs = (*inputs, t["matters"].float())
         played = len(batch.rows) - demos  # rows from the agent's own replay; the last `demos` were searched
         q_taken = self.taken_values(tuple(x[:played] for x in inputs), t["action"][:played])
         if demos:  # the margin loss needs every action's value at the searched states: one pass gives both
             q_demos = self.q(*(x[played:] for x in inputs))
             q_taken = torch.cat([q_taken, q_demos.gather(1, t["action"][played:].unsqueeze(1)).squeeze(1)])
-        next_inputs = (t["next_program"].long(), t["next_registers"].float(), inputs[2])
+        next_inputs = (t["next_program"].long(), t["next_registers"].float(), *inputs[2:])
         y = t["reward"] + t["discount"] * (~t["terminated"]).float() * self.bootstrap_values(next_inputs)
         loss = (F.smooth_l1_loss(q_taken, y, reduction="none") * t["weight"]).mean()
         if demos:  # the searched action must lead every other by the margin (DQfD's large-margin loss)

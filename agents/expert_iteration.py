@@ -40,12 +40,13 @@ def large_margin_loss(q: torch.Tensor, expert_actions: torch.Tensor, margin: flo
     return ((q + penalty).max(dim=1).values - q.gather(1, expert).squeeze(1)).mean()
 
 
-def play_episode(env: ToyCorewarEnv, actions: list[int], target: list[int], reg_init: list[int],
-                 reward_scale: float) -> dict[str, np.ndarray]:
-    """`actions` played from `reg_init` towards `target` on `env` until the episode ends, as arrays of
-    transitions: per step the observation, action, scaled reward, next observation and terminated."""
+def play_episode(env: ToyCorewarEnv, actions: list[int], target: list[int] | None, reg_init: list[int] | None,
+                 reward_scale: float, options: dict | None = None) -> dict[str, np.ndarray]:
+    """`actions` played from `reg_init` towards `target` on `env` (or on the task of the reset `options`,
+    a function task's examples) until the episode ends, as arrays of transitions: per step the
+    observation, action, scaled reward, next observation and terminated."""
     steps: dict[str, list] = {name: [] for name in ("obs", "action", "reward", "next_obs", "terminated")}
-    obs, _ = env.reset(options={"target": list(target), "reg_init": list(reg_init)})
+    obs, _ = env.reset(options=options or {"target": list(target), "reg_init": list(reg_init)})
     for action in actions:
         next_obs, reward, terminated, _, _ = env.step(int(action))
         for name, value in zip(steps, (obs, action, reward * reward_scale, next_obs, terminated), strict=True):
@@ -67,7 +68,7 @@ def store_episode(buffer: ReplayBuffer, episode: dict[str, np.ndarray]) -> None:
 
 def concatenate_samples(first: Sample, second: Sample) -> Sample:
     """One batch of both: the rows of `first`, then those of `second`."""
-    return Sample(*(np.concatenate([a, b]) for a, b in zip(first, second, strict=True)))
+    return Sample(*(None if a is None else np.concatenate([a, b]) for a, b in zip(first, second, strict=True)))
 
 
 class ExpertIteration:

@@ -1,8 +1,16 @@
-"""The networks: an LSTM reads the program, a small MLP reads registers and target, a middle layer joins them."""
+"""The networks: an LSTM reads the program, a small MLP reads registers and target, a middle layer joins them.
+
+On a function task (docs/reference.md §10) the registers and target are a set of examples, [B, E, R], with
+`matters` [B, E, R] (1 where a register matters, the target 0 where it does not): every network is then
+built with `examples=True` and reads the set as DeepSets do, a shared encoder per example pooled by mean
+and max over the examples, so that nothing depends on their order. Without `examples` the networks,
+their parameters and their outputs are those of the constant-target task, unchanged.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,18 +21,55 @@ from toycorewar import ActionTable, MachineConfig
 
 
 def observation_tensors(obs: dict[str, np.ndarray], device: torch.device) -> tuple[torch.Tensor, ...]:
-    """The batched observation as (program, registers, target) tensors, in one transfer each."""
-    return (torch.as_tensor(np.asarray(obs["program"]), dtype=torch.long, device=device),
-            torch.as_tensor(np.asarray(obs["registers"]), dtype=torch.float32, device=device),
-            torch.as_tensor(np.asarray(obs["target"]), dtype=torch.float32, device=device))
+    """The batched observation as (program, registers, target) tensors, in one transfer each, and
+    `matters` fourth on a function task (an observation with "matters")."""
+    names = ("program", "registers", "target") + (("matters",) if obs.get("matters") is not None else ())
+    return tuple(torch.as_tensor(np.asarray(obs[name]), dtype=torch.long if name == "program" else torch.float32,
+                                 device=device) for name in names)
+
+
+def example_inputs(examples: bool, registers: torch.Tensor, target: torch.Tensor,
+                   matters: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The inputs a network built with or without `examples` reads: a constant task given to an examples
+    network is one example where every register matters; examples given to a constant network are an error."""
+    if not examples:
+        if matters is not None:
+            raise ValueError("this network reads constant targets: build it with examples=True for a function task")
+        return registers, target, None
+    if matters is None:
+        return registers.unsqueeze(1), target.unsqueeze(1), torch.ones_like(target).unsqueeze(1)
+    return registers, target, matters.to(target.dtype)
+
+
+def distances_after(reward: Any, registers: torch.Tensor, target: torch.Tensor, dest: torch.Tensor,
+                    written: torch.Tensor, matters: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distance before [B, 1] and after each action [B, K] that writes `written` into `dest` [B, K]
+    (integer tensors). An action changes one register, so only that register's term changes: [B, K]
+    arithmetic, no copy of the registers per action. On a function task (registers, target, matters
+    [B, E, R], written [B, E, K]) it writes the same register in every example, a value per example,
+    and the distance sums over the examples and the registers that matter."""
+    if matters is None:
+        old, goal_dest = registers.gather(1, dest), target.gather(1, dest)
+        before = reward.distance(registers, target).unsqueeze(1)
+        return before, before - reward.register_distance(old, goal_dest) + reward.register_distance(written, goal_dest)
+    index = dest.unsqueeze(1).expand(-1, registers.shape[1], -1)  # [B, E, K]
+    old, goal_dest, counted = registers.gather(2, index), target.gather(2, index), matters.gather(2, index)
+    before = reward.distance(registers, target, matters).unsqueeze(1)
+    change = (reward.register_distance(written, goal_dest) - reward.register_distance(old, goal_dest)) * counted
+    return before, before + change.sum(dim=1)
 
 
 class ObservationEncoder(nn.Module):
-    """(program [B, L], registers [B, R], target [B, R]) -> features [B, middle_size]."""
+    """(program [B, L], registers [B, R], target [B, R]) -> features [B, middle_size].
+
+    With `examples`: (program, registers, target, matters [B, E, R]) -> [B, middle_size]; the register
+    reader runs on each example (its inputs also say which registers matter, and the target's and
+    gap's are zero where one does not), then its mean and max over the examples join the program's."""
 
     def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
-                 register_size: int | None = None) -> None:
+                 register_size: int | None = None, examples: bool = False) -> None:
         super().__init__()
+        self.examples = examples
         register_size = register_size or h_size
         # One token per action, plus one for an empty slot.
         self.embedding = nn.Embedding(machine.num_actions + 1, h_size)
@@ -34,29 +79,46 @@ class ObservationEncoder(nn.Module):
         # Exact values matter (a register is right or it is not): each register's value, target and
         # gap get a learned vector per value, as a one-hot input would, besides the scaled numbers.
         self.value_embedding = nn.Embedding(3 * r * 256, register_size)
-        self.registers_mlp = nn.Sequential(nn.Linear(5 * r + 3 * r * register_size, register_size), nn.ReLU(),
+        flags = 6 * r if examples else 5 * r  # with examples, which registers matter too
+        self.registers_mlp = nn.Sequential(nn.Linear(flags + 3 * r * register_size, register_size), nn.ReLU(),
                                            nn.Linear(register_size, register_size), nn.ReLU())
-        self.middle = nn.Sequential(nn.Linear(h_size + register_size, middle_size), nn.ReLU())
+        pooled = 2 * register_size if examples else register_size  # the mean and the max over the examples
+        self.middle = nn.Sequential(nn.Linear(h_size + pooled, middle_size), nn.ReLU())
 
     @staticmethod
-    def register_features(registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def register_features(registers: torch.Tensor, target: torch.Tensor,
+                          matters: torch.Tensor | None = None) -> torch.Tensor:
         # The signed circular gap and an exact-match flag make "this register is done" easy to see.
         gap = torch.remainder(target - registers + 128.0, 256.0) - 128.0
-        return torch.cat([registers / 255.0, target / 255.0, gap / 128.0, gap.abs() / 128.0,
-                          (gap == 0).float()], dim=1)
+        if matters is None:
+            return torch.cat([registers / 255.0, target / 255.0, gap / 128.0, gap.abs() / 128.0,
+                              (gap == 0).float()], dim=-1)
+        # A register that does not matter has no gap: it is done whatever it holds.
+        return torch.cat([registers / 255.0, target * matters / 255.0, gap * matters / 128.0,
+                          gap.abs() * matters / 128.0, ((gap == 0) | (matters == 0)).float(), matters], dim=-1)
 
-    def value_features(self, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def value_features(self, registers: torch.Tensor, target: torch.Tensor,
+                       matters: torch.Tensor | None = None) -> torch.Tensor:
         values, goal = registers.long(), target.long()
         gap = torch.remainder(goal - values, 256)
-        r = registers.shape[1]
-        index = torch.cat([values, goal + 256 * r, gap + 512 * r], dim=1) + self.register_offsets.repeat(3)
-        return self.value_embedding(index).flatten(1)
+        r = registers.shape[-1]
+        index = torch.cat([values, goal + 256 * r, gap + 512 * r], dim=-1) + self.register_offsets.repeat(3)
+        vectors = self.value_embedding(index)  # [..., 3R, register_size]
+        if matters is not None:  # no target and no gap where a register does not matter
+            vectors = vectors * torch.cat([torch.ones_like(matters), matters, matters], dim=-1).unsqueeze(-1)
+        return vectors.flatten(-2)
 
-    def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                matters: torch.Tensor | None = None) -> torch.Tensor:
+        registers, target, matters = example_inputs(self.examples, registers, target, matters)
         outputs, _ = self.lstm(self.embedding(program))
         program_features = outputs[:, -1]
-        inputs = torch.cat([self.register_features(registers, target), self.value_features(registers, target)], dim=1)
-        return self.middle(torch.cat([program_features, self.registers_mlp(inputs)], dim=1))
+        inputs = torch.cat([self.register_features(registers, target, matters),
+                            self.value_features(registers, target, matters)], dim=-1)
+        features = self.registers_mlp(inputs)
+        if matters is not None:  # [B, E, size]: pooled over the examples, whatever their order
+            features = torch.cat([features.mean(dim=1), features.amax(dim=1)], dim=1)
+        return self.middle(torch.cat([program_features, features], dim=1))
 
 
 def register_action_table(module: nn.Module, machine: MachineConfig) -> ActionTable:
@@ -75,7 +137,8 @@ def register_action_table(module: nn.Module, machine: MachineConfig) -> ActionTa
 
 def written_values(module: nn.Module, registers: torch.Tensor) -> torch.Tensor:
     """[B, NUM_ACTIONS] (long): the value each action writes into its register `dest[a]`, for a
-    module given the action table by `register_action_table`."""
+    module given the action table by `register_action_table`; [B, E, NUM_ACTIONS] for registers
+    [B, E, R] (each example's)."""
     return torch.remainder(registers.float() @ module.mixing + module.const, 256.0).long()
 
 
@@ -86,13 +149,15 @@ class DuelingQNetwork(nn.Module):
     value v' into register d (computed exactly from the machine), and A(s, a) gains
     ⟨query_d(s), E_d[v'] + E_d[gap of v' to d's target]⟩ with learned vectors E of that size. A plain
     linear head has to learn, action by action, which instruction brings which register where; this
-    term reads it, and learns only what the value written is worth in this state.
+    term reads it, and learns only what the value written is worth in this state. With `examples`, the
+    term is the mean over the examples of each example's (the gap's only where the register matters).
     """
 
     def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
-                 register_size: int | None = None, effect_size: int = 0) -> None:
+                 register_size: int | None = None, effect_size: int = 0, examples: bool = False) -> None:
         super().__init__()
-        self.encoder = ObservationEncoder(machine, h_size, middle_size, lstm_layers, register_size)
+        self.examples = examples
+        self.encoder = ObservationEncoder(machine, h_size, middle_size, lstm_layers, register_size, examples)
         self.value = nn.Linear(middle_size, 1)
         self.advantage = nn.Linear(middle_size, machine.num_actions)
         self.effect_size = effect_size
@@ -103,27 +168,34 @@ class DuelingQNetwork(nn.Module):
             # Per register: a vector per value written (rows 0-255) and per gap left (rows 256-511).
             self.effect_vectors = nn.Parameter(0.1 * torch.randn(r, 512, effect_size))
 
-    def effect_advantage(self, features: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def effect_advantage(self, features: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                         matters: torch.Tensor | None = None) -> torch.Tensor:
         """[B, NUM_ACTIONS]: the bilinear term of the written value and its gap to the target.
 
         Scored for every (register, value written or gap left) at once, one batched product per
         register ([R, B, k] @ [R, k, 512]), then read at each action's (dest, value) and (dest, gap):
-        far cheaper than a vector per action.
+        far cheaper than a vector per action. With examples, read per example ([B, E, K]) and averaged.
         """
         written = written_values(self, registers)
-        gap = torch.remainder(target.long()[:, self.dest] - written, 256)
-        batch, n = registers.shape
+        gap = torch.remainder(target.long()[..., self.dest] - written, 256)
+        batch, n = registers.shape[0], registers.shape[-1]
         query = self.effect_query(features).view(batch, n, self.effect_size).transpose(0, 1)
         scores = torch.bmm(query, self.effect_vectors.transpose(1, 2))  # [R, B, 512], contiguous
         # Flat index of (dest[a], row b, column): value columns 0-255, gap columns 256-511.
         base = self.dest * (batch * 512) + torch.arange(batch, device=written.device).unsqueeze(1) * 512
-        return scores.take(base + written) + scores.take(base + 256 + gap)
+        if matters is None:
+            return scores.take(base + written) + scores.take(base + 256 + gap)
+        base = base.unsqueeze(1)  # the same register in every example, a value per example
+        gap_scores = scores.take(base + 256 + gap) * matters[..., self.dest]
+        return (scores.take(base + written) + gap_scores).mean(dim=1)
 
-    def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        features = self.encoder(program, registers, target)
+    def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                matters: torch.Tensor | None = None) -> torch.Tensor:
+        registers, target, matters = example_inputs(self.examples, registers, target, matters)
+        features = self.encoder(program, registers, target, matters)
         advantage = self.advantage(features)
         if self.effect_size:
-            advantage = advantage + self.effect_advantage(features, registers, target)
+            advantage = advantage + self.effect_advantage(features, registers, target, matters)
         # Centring the advantages per state makes V and A identifiable (the dueling architecture).
         return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
 
@@ -137,14 +209,17 @@ class KnownRewardQNetwork(nn.Module):
     last instruction of a program, which must be exact, then rests on exact arithmetic rather than on
     an approximation that cannot tell one unit of distance from noise. The reward function is the
     run's (`reward_func` with its `reward_settings`, saved in the network spec), and its arithmetic is
-    the environment's own (environment/rewards.py), run here on tensors.
+    the environment's own (environment/rewards.py), run here on tensors; on a function task, over every
+    example and every register that matters.
     """
 
     def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
                  reward_settings: dict, reward_scale: float, register_size: int | None = None,
-                 effect_size: int = 0, reward_func: str = "Specific_register_values") -> None:
+                 effect_size: int = 0, reward_func: str = "Specific_register_values", examples: bool = False) -> None:
         super().__init__()
-        self.residual = DuelingQNetwork(machine, h_size, middle_size, lstm_layers, register_size, effect_size)
+        self.examples = examples
+        self.residual = DuelingQNetwork(machine, h_size, middle_size, lstm_layers, register_size, effect_size,
+                                        examples)
         table = register_action_table(self, machine)
         self.register_buffer("all_actions", torch.arange(machine.num_actions), persistent=False)
         self.stop_action, self.empty_slot, self.max_length = table.stop_action, machine.num_actions, machine.max_length
@@ -152,45 +227,46 @@ class KnownRewardQNetwork(nn.Module):
         self.reward_scale = float(reward_scale)
 
     def rewards(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
-                actions: torch.Tensor | None = None) -> torch.Tensor:
+                matters: torch.Tensor | None = None, actions: torch.Tensor | None = None) -> torch.Tensor:
         """[B, K]: the scaled reward each action would earn (as the environment gives it), for every
-        action (K = NUM_ACTIONS) or for the given `actions` [B, K] only.
-
-        An action changes one register, its `dest`, so the distance after it is the distance before
-        it with that register's term replaced: [B, K] arithmetic, no copy of the registers per action.
-        """
+        action (K = NUM_ACTIONS) or for the given `actions` [B, K] only (`distances_after`). `matters`
+        comes fourth, as in `observation_tensors`, so that `rewards(*observation)` reads a function task."""
+        registers, target, matters = example_inputs(self.examples, registers, target, matters)
         r, goal = registers.long(), target.long()
         values = written_values(self, registers)  # every action's (one product), read where needed
         if actions is None:
             actions = self.all_actions.expand(len(r), -1)
-        else:
+        elif matters is None:
             values = values.gather(1, actions)
+        else:
+            values = values.gather(2, actions.unsqueeze(1).expand(-1, r.shape[1], -1))
         dest = self.dest[actions]
-        old, goal_dest = r.gather(1, dest), goal.gather(1, dest)
-        before = self.reward.distance(r, goal).unsqueeze(1)
-        now = before - self.reward.register_distance(old, goal_dest) + self.reward.register_distance(values, goal_dest)
+        before, now = distances_after(self.reward, r, goal, dest, values, None if matters is None else matters.long())
         length = (program != self.empty_slot).sum(dim=1, keepdim=True) + 1  # the program after the action
         done = (actions == self.stop_action) | (length >= self.max_length)
         reward = self.reward.step_reward(before, now, done, self.max_length - length)
         return reward.float() * self.reward_scale
 
-    def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.rewards(program, registers, target) + self.residual(program, registers, target)
+    def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                matters: torch.Tensor | None = None) -> torch.Tensor:
+        return (self.rewards(program, registers, target, matters)
+                + self.residual(program, registers, target, matters))
 
 
 class PolicyValueNetwork(nn.Module):
     """Action logits and a state value from one shared encoder (the critic head is unused by PG's policy)."""
 
     def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
-                 register_size: int | None = None) -> None:
+                 register_size: int | None = None, examples: bool = False) -> None:
         super().__init__()
-        self.encoder = ObservationEncoder(machine, h_size, middle_size, lstm_layers, register_size)
+        self.examples = examples
+        self.encoder = ObservationEncoder(machine, h_size, middle_size, lstm_layers, register_size, examples)
         self.policy = nn.Linear(middle_size, machine.num_actions)
         self.value = nn.Linear(middle_size, 1)
 
-    def forward(self, program: torch.Tensor, registers: torch.Tensor,
-                target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.encoder(program, registers, target)
+    def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                matters: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.encoder(program, registers, target, matters)
         return self.policy(features), self.value(features).squeeze(1)
 
 
@@ -200,19 +276,20 @@ NETWORKS = {"dueling_q": DuelingQNetwork, "policy_value": PolicyValueNetwork, "k
 def build_network(spec: dict) -> nn.Module:
     """Rebuild a network from the spec saved beside its weights."""
     machine = MachineConfig(spec["num_registers"], spec["n_vals"], spec["max_length"])
+    examples = bool(spec.get("examples", False))  # models saved before function tasks read constant targets
     if spec["kind"] == "afterstate_q":
         from agents.afterstate import AfterstateQNetwork  # it builds on this module's action-table helpers
         return AfterstateQNetwork(machine, spec["middle_size"], spec["effect_size"], spec["reward_settings"],
-                                  spec["reward_scale"], spec["reward_func"])
+                                  spec["reward_scale"], spec["reward_func"], examples)
     if spec["kind"] == "afterstate_policy_value":
         from agents.afterstate import AfterstatePolicyValueNetwork
         return AfterstatePolicyValueNetwork(machine, spec["middle_size"], spec["effect_size"], spec["reward_settings"],
-                                            spec["reward_scale"], spec["temperature"], spec["reward_func"])
-    extra: dict = {}
+                                            spec["reward_scale"], spec["temperature"], spec["reward_func"], examples)
+    extra: dict = {"examples": examples}
     if spec["kind"] == "known_reward_q":
         # Models saved before reward_func was in the spec used the only reward there was then.
-        extra = {"reward_settings": spec["reward_settings"], "reward_scale": spec["reward_scale"],
-                 "reward_func": spec.get("reward_func", "Specific_register_values")}
+        extra |= {"reward_settings": spec["reward_settings"], "reward_scale": spec["reward_scale"],
+                  "reward_func": spec.get("reward_func", "Specific_register_values")}
     # Models saved before register_size and effect_size existed: registers read at h_size, no effect term.
     if spec["kind"] != "policy_value":
         extra["effect_size"] = spec.get("effect_size", 0)
@@ -223,7 +300,8 @@ def build_network(spec: dict) -> nn.Module:
 def network_spec(kind: str, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
                  register_size: int | None = None, **extra: object) -> dict:
     """What build_network needs (saved with the weights); `extra`: effect_size of a Q-network,
-    reward_func, reward_settings and reward_scale of a known_reward_q network."""
+    reward_func, reward_settings and reward_scale of a known_reward_q network, `examples` (true) for a
+    network of a function task."""
     return {"kind": kind, "num_registers": machine.num_registers, "n_vals": machine.n_vals,
             "max_length": machine.max_length, "h_size": h_size, "middle_size": middle_size,
             "lstm_layers": lstm_layers, "register_size": register_size or h_size, **extra}
@@ -248,19 +326,29 @@ class NetworkScorer:
 
     def __init__(self, network: nn.Module, machine: MachineConfig, device: torch.device | str = "cpu") -> None:
         self.network, self.machine, self.device = network, machine, torch.device(device)
-        empty = {"program": np.full((1, machine.max_length), machine.num_actions, dtype=np.int64),
-                 "registers": np.zeros((1, machine.num_registers), dtype=np.int64),
-                 "target": np.zeros((1, machine.num_registers), dtype=np.int64)}
+        zeros = np.zeros(machine.num_registers, dtype=np.int64)  # a network of examples reads it as one example
         # A policy network answers (logits, value): one call tells which kind this is, whatever its class.
         with torch.no_grad():
-            self.kind = "policy" if isinstance(network(*observation_tensors(empty, self.device)), tuple) else "q"
+            output = network(*observation_tensors(self.observation([], zeros, zeros, None), self.device))
+        self.kind = "policy" if isinstance(output, tuple) else "q"
 
-    @torch.no_grad()
-    def scores(self, actions: list[int], registers: np.ndarray, target: np.ndarray) -> np.ndarray:
+    def observation(self, actions: list[int], registers: np.ndarray, target: np.ndarray,
+                    matters: np.ndarray | None) -> dict[str, np.ndarray]:
+        """One node's observation, batched by one: registers and target [R], or [E, R] with matters."""
         program = np.full((1, self.machine.max_length), self.machine.num_actions, dtype=np.int64)
         program[0, :len(actions)] = actions
         obs = {"program": program, "registers": np.asarray(registers)[np.newaxis],
                "target": np.asarray(target)[np.newaxis]}
+        if matters is not None:
+            obs["matters"] = np.asarray(matters)[np.newaxis]
+        return obs
+
+    @torch.no_grad()
+    def scores(self, actions: list[int], registers: np.ndarray, target: np.ndarray,
+               matters: np.ndarray | None = None) -> np.ndarray:
+        """[NUM_ACTIONS] at the node reached by `actions`; on a function task registers, target and
+        matters are [E, R]."""
+        obs = self.observation(actions, registers, target, matters)
         output = self.network(*observation_tensors(obs, self.device))
         if self.kind == "policy":
             return torch.log_softmax(output[0], dim=1)[0].cpu().numpy()

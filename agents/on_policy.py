@@ -13,7 +13,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from agents.base import AgentSetup, Progress, first_observation, network_payload, restore_rng, rng_state
+from agents.base import (
+    AgentSetup,
+    Progress,
+    first_observation,
+    network_payload,
+    observation_keys,
+    restore_rng,
+    rng_state,
+)
 from agents.networks import build_network, greedy_policy, network_spec, observation_tensors
 from agents.self_imitation import SelfImitation
 
@@ -30,10 +38,11 @@ class OnPolicyAgent:
             self.spec = network_spec("afterstate_policy_value", setup.machine, p.h_size, p.middle_size,
                                      p.lstm_layers, p.register_size, effect_size=max(1, p.effect_size),
                                      reward_func=setup.reward.name, reward_settings=setup.reward.settings,
-                                     reward_scale=p.reward_scale, temperature=p.policy_temperature)
+                                     reward_scale=p.reward_scale, temperature=p.policy_temperature,
+                                     **setup.network_extra())
         else:
             self.spec = network_spec("policy_value", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
-                                     p.register_size)
+                                     p.register_size, **setup.network_extra())
         self.network = build_network(self.spec).to(self.device)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr, foreach=True)
         self.env = setup.make_env(p.num_envs)
@@ -63,8 +72,8 @@ class OnPolicyAgent:
         if self.imitation is not None and not self.env_restored:
             self.imitation.started(obs)
         while not progress.done and not self.env.idle.all():  # all idle: every episode of the budget played
-            trajectory = {"program": [], "registers": [], "target": [], "action": [], "reward": [], "terminated": [],
-                          "stepping": []}
+            keys = observation_keys(obs)
+            trajectory = {**{name: [] for name in keys}, "action": [], "reward": [], "terminated": [], "stepping": []}
             episodes = 0
             for _ in range(self.horizon):
                 actions = self.sample_actions(obs)
@@ -74,7 +83,7 @@ class OnPolicyAgent:
                     ended = np.flatnonzero(terminated)
                     self.imitation.ended(info["final_obs"], info["solved"], ended)
                     self.imitation.started(next_obs, ended)
-                for name in ("program", "registers", "target"):
+                for name in keys:
                     trajectory[name].append(obs[name])
                 trajectory["action"].append(actions)
                 trajectory["reward"].append(rewards * self.params.reward_scale)
@@ -88,7 +97,7 @@ class OnPolicyAgent:
         p = self.params
         steps, n = rollout["action"].shape
         flat = {name: rollout[name].reshape(steps * n, *rollout[name].shape[2:]) for name in
-                ("program", "registers", "target")}
+                observation_keys(rollout)}
         logits, values = self.network(*observation_tensors(flat, self.device))
         with torch.no_grad():
             _, last_values = self.network(*observation_tensors(last_obs, self.device))

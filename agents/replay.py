@@ -39,6 +39,12 @@ class Sample(NamedTuple):
     discount: np.ndarray
     weight: np.ndarray
     rows: np.ndarray
+    matters: np.ndarray | None = None  # a function task's (docs/reference.md §10): registers that matter [B, E, R]
+
+    def inputs(self) -> tuple[np.ndarray, ...]:
+        """What a network reads of the sampled states: (program, registers, target), and matters on
+        function tasks."""
+        return (self.program, self.registers, self.target) + (() if self.matters is None else (self.matters,))
 
 
 class ReplayBuffer:
@@ -52,12 +58,19 @@ class ReplayBuffer:
 
     Each row knows the row of its episode's next step (`following`), and that row's write number
     (`following_serial`), so that a step overwritten since is not mistaken for it: the next step of an
-    episode need not lie `num_envs` rows on once targets have regions of their own."""
+    episode need not lie `num_envs` rows on once targets have regions of their own.
+
+    `examples` > 0: transitions of function tasks (docs/reference.md §10), whose registers and target
+    hold one row per example ([E, R]) beside `matters`; their buffer is one ring."""
 
     def __init__(self, capacity: int, machine: MachineConfig, num_envs: int,
-                 targets: np.ndarray | None = None) -> None:
+                 targets: np.ndarray | None = None, examples: int = 0) -> None:
         self.capacity, self.num_envs = capacity, num_envs
         length, r = machine.max_length, machine.num_registers
+        self.examples = examples
+        shape = (capacity, examples, r) if examples else (capacity, r)
+        if examples:
+            targets = None
         self.max_length, self.empty_slot = length, machine.num_actions
         self.weights = 256 ** np.arange(r, dtype=np.int64)  # a target's code: its registers as base-256 digits
         codes = np.unique(np.asarray(targets, dtype=np.int64).reshape(-1, r) @ self.weights
@@ -73,16 +86,17 @@ class ReplayBuffer:
         self.region_size = np.zeros(regions, dtype=np.int64)
         self.arrays = {
             "program": np.zeros((capacity, length), dtype=np.int16),
-            "registers": np.zeros((capacity, r), dtype=np.uint8),
-            "target": np.zeros((capacity, r), dtype=np.uint8),
+            "registers": np.zeros(shape, dtype=np.uint8),
+            "target": np.zeros(shape, dtype=np.uint8),
             "next_program": np.zeros((capacity, length), dtype=np.int16),
-            "next_registers": np.zeros((capacity, r), dtype=np.uint8),
+            "next_registers": np.zeros(shape, dtype=np.uint8),
             "action": np.zeros(capacity, dtype=np.int64),
             "reward": np.zeros(capacity, dtype=np.float32),
             "terminated": np.zeros(capacity, dtype=bool),
             # Prioritized replay's per-row priority lives with the rows, so a checkpoint keeps it with them;
             # a new row gets the largest priority seen so far (drawn soon).
             "priority": np.zeros(capacity, dtype=np.float64),
+            **({"matters": np.zeros(shape, dtype=bool)} if examples else {}),
         }
         self.serial = np.full(capacity, -1, dtype=np.int64)  # each row's write number
         self.following = np.full(capacity, -1, dtype=np.int64)  # the row of the episode's next step
@@ -137,6 +151,8 @@ class ReplayBuffer:
         slots = self.slots_for(obs["target"])
         a = self.arrays
         a["program"][slots], a["registers"][slots], a["target"][slots] = obs["program"], obs["registers"], obs["target"]
+        if self.examples:
+            a["matters"][slots] = obs["matters"]
         a["next_program"][slots], a["next_registers"][slots] = next_obs["program"], next_obs["registers"]
         a["action"][slots], a["reward"][slots], a["terminated"][slots] = actions, rewards, terminated
         a["priority"][slots] = self.max_priority
@@ -322,13 +338,17 @@ class Hindsight:
         relabel = rng.random(len(rows)) < self.fraction
         pick = (rng.random(len(rows)) * steps.valid.sum(axis=0)).astype(np.int64)  # one of the existing steps
         reached = buffer.arrays["next_registers"][steps.rows[pick, np.arange(len(rows))]]
+        if buffer.examples:  # a function task's goal: what the program reached on each example, where it matters
+            reached = reached * buffer.arrays["matters"][rows]
+            relabel = relabel[:, None]
         return np.where(relabel[:, None], reached, buffer.arrays["target"][rows])
 
     def step_rewards(self, buffer: ReplayBuffer, rows: np.ndarray, target: np.ndarray) -> np.ndarray:
         """The scaled reward the rows' steps would have earned towards `target`."""
         a = buffer.arrays
-        before = self.reward.distance(a["registers"][rows], target)
-        after = self.reward.distance(a["next_registers"][rows], target)
+        matters = a["matters"][rows] if buffer.examples else None
+        before = self.reward.distance(a["registers"][rows], target, matters)
+        after = self.reward.distance(a["next_registers"][rows], target, matters)
         unused = buffer.unused_slots(rows)
         return self.reward.step_reward(before, after, a["terminated"][rows], unused) * self.reward_scale
 
@@ -362,4 +382,5 @@ class Replay:
         return Sample(program=a["program"][rows], registers=a["registers"][rows], target=target,
                       action=a["action"][rows], reward=reward, next_program=a["next_program"][last],
                       next_registers=a["next_registers"][last], terminated=a["terminated"][last],
-                      discount=discount, weight=weight, rows=rows)
+                      discount=discount, weight=weight, rows=rows,
+                      matters=a["matters"][rows] if self.buffer.examples else None)

@@ -25,8 +25,11 @@ from agents.base import AgentSetup
 from agents.expert_iteration import play_episode, store_episode
 from agents.replay import Replay, ReplayBuffer, UniformSampler
 from environment import ToyCorewarEnv
+from toycorewar import Examples
 
-Solution = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]  # (actions, target, initial registers)
+# (actions, target, initial registers, matters): flat tuples of ints; on a function task (docs/reference.md
+# §10) target, initial registers and matters hold the [E, R] arrays of its examples, row after row.
+Solution = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
 
 class SelfImitation:
@@ -34,13 +37,14 @@ class SelfImitation:
     agent's n-step returns)."""
 
     def __init__(self, setup: AgentSetup, params: Any, num_envs: int) -> None:
-        self.params, self.machine = params, setup.machine
-        m = setup.machine
+        self.params, self.machine, self.setup = params, setup.machine, setup
+        m, self.examples = setup.machine, setup.examples
         self.env = ToyCorewarEnv(max_length=m.max_length, num_registers=m.num_registers, n_vals=m.n_vals,
-                                 reward_func=setup.reward.name, **setup.reward.settings)
+                                 reward_func=setup.reward.name, **setup.reward.settings) if not self.examples else None
         self.max_tasks = max(1, params.demo_buffer_size // m.max_length)
         self.solutions: dict[tuple[int, ...], Solution] = {}  # task (target + initial registers) -> solution
-        self.starts = np.zeros((num_envs, m.num_registers), dtype=np.int64)  # each copy's initial registers
+        shape = (num_envs, self.examples, m.num_registers) if self.examples else (num_envs, m.num_registers)
+        self.starts = np.zeros(shape, dtype=np.int64)  # each copy's initial registers
         self.changed = False  # a solution came or changed since the buffer was filled
         self._fill()
 
@@ -54,26 +58,41 @@ class SelfImitation:
     def ended(self, final_obs: dict[str, np.ndarray], solved: np.ndarray, rows: np.ndarray) -> None:
         """The episodes of copies `rows` ended with `final_obs`; those that `solved` are candidates."""
         empty = self.machine.num_actions
+        matters = final_obs.get("matters")
         for i in rows[solved[rows]].tolist():
             actions = tuple(int(a) for a in final_obs["program"][i] if a != empty)
-            target, start = tuple(int(v) for v in final_obs["target"][i]), tuple(int(v) for v in self.starts[i])
-            task = target + start
+            target, start = tuple(final_obs["target"][i].ravel().tolist()), tuple(self.starts[i].ravel().tolist())
+            mask = () if matters is None else tuple(matters[i].ravel().tolist())
+            task = target + start + mask
             kept = self.solutions.get(task)
             if kept is not None and len(kept[0]) <= len(actions):
                 continue
             if kept is None and len(self.solutions) >= self.max_tasks:
                 self.solutions.pop(next(iter(self.solutions)))
-            self.solutions[task] = (actions, target, start)
+            self.solutions[task] = (actions, target, start, mask)
             self.changed = True
 
     def _fill(self) -> None:
-        self.buffer = ReplayBuffer(self.params.demo_buffer_size, self.machine, 1)
+        self.buffer = ReplayBuffer(self.params.demo_buffer_size, self.machine, 1, examples=self.examples)
         self.replay = Replay(self.buffer, UniformSampler(self.buffer), getattr(self.params, "n_step", 1),
                              self.params.gamma)
-        for actions, target, start in self.solutions.values():
-            store_episode(self.buffer, play_episode(self.env, list(actions), list(target), list(start),
-                                                    self.params.reward_scale))
+        for actions, target, start, mask in self.solutions.values():
+            store_episode(self.buffer, self._play(list(actions), target, start, mask))
         self.changed = False
+
+    def _play(self, actions: list[int], target: tuple[int, ...], start: tuple[int, ...],
+              mask: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """A kept solution's episode, stepped on the environment (so it carries the run's rewards)."""
+        scale = self.params.reward_scale
+        if not self.examples:
+            return play_episode(self.env, actions, list(target), list(start), scale)
+        shape = (self.examples, self.machine.num_registers)
+        examples = Examples(np.reshape(start, shape), np.reshape(target, shape), np.reshape(mask, shape).astype(bool))
+        if self.env is None:
+            m, reward = self.machine, self.setup.reward
+            self.env = ToyCorewarEnv(max_length=m.max_length, num_registers=m.num_registers, n_vals=m.n_vals,
+                                     reward_func=reward.name, examples=examples, **reward.settings)
+        return play_episode(self.env, actions, None, None, scale, options={"examples": examples})
 
     def batch_share(self, batch_size: int) -> int:
         """Rows of a learning batch drawn from the solutions (none before the first)."""
@@ -89,12 +108,15 @@ class SelfImitation:
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"solutions": [[list(a), list(t), list(s)] for a, t, s in self.solutions.values()],
+        return {"solutions": [[list(a), list(t), list(s)] + ([list(m)] if m else []) for a, t, s, m in
+                              self.solutions.values()],
                 "starts": self.starts.copy()}
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self.solutions = {tuple(t) + tuple(s): (tuple(int(x) for x in a), tuple(int(x) for x in t),
-                                                tuple(int(x) for x in s))
-                          for a, t, s in state["solutions"]}
+        self.solutions = {}
+        for entry in state["solutions"]:
+            actions, target, start = (tuple(int(x) for x in part) for part in entry[:3])
+            mask = tuple(int(x) for x in entry[3]) if len(entry) > 3 else ()
+            self.solutions[target + start + mask] = (actions, target, start, mask)
         self.starts[...] = np.asarray(state["starts"])
         self._fill()

@@ -4,7 +4,9 @@
 
 Random actions, resets included (the single environment is reset at each episode's end; the batched
 one resets finished copies itself, SameStep and NextStep modes both measured). Prints a table and
-the ratio batched@1024 / single.
+the ratio batched@1024 / single; then a function task (docs/reference.md §10: `r3 = r1 + r2`, 4
+examples drawn every episode, `correct` decided at every episode's end) at 1,024 copies beside the
+constant task, and their ratio (required ≥ 1/4).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import environment  # noqa: E402  (registers ToyCorewar-v0)
 from benchmarks.host import describe_machine  # noqa: E402
 
 TARGET = [0, 10, 30, 250]
+FUNCTION = {"function": "r3 = r1 + r2", "examples": 4}
 
 
 def single_env_rate(seconds: float) -> float:
@@ -41,10 +44,11 @@ def single_env_rate(seconds: float) -> float:
             return steps / elapsed
 
 
-def batched_env_rate(num_envs: int, seconds: float, mode: str) -> float:
-    """Steps per second (copies × vector steps) of the native batched environment."""
+def batched_env_rate(num_envs: int, seconds: float, mode: str, task: dict | None = None) -> float:
+    """Steps per second (copies × vector steps) of the native batched environment on `task` (its
+    keywords; the constant TARGET by default)."""
     env = gym.make_vec(environment.ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point",
-                       target=TARGET, autoreset_mode=mode)
+                       autoreset_mode=mode, **(task or {"target": TARGET}))
     rng = np.random.default_rng(0)
     env.reset(seed=0)
     n_actions = int(env.single_action_space.n)
@@ -75,6 +79,13 @@ def main() -> None:
     at_8192 = next(rate for name, n, rate, _ in rows if n == 8192 and "SameStep" in name)
     print(f"ratio batched@1024 / single: {at_1024 / single:.0f} (required ≥ 50)")
     print(f"batched@8192: {at_8192:,.0f} steps/s (required ≥ 2,000,000)")
+    print()
+    print(f"{'task at 1024 copies, SameStep':<44}{'steps/s':>16}")
+    constant = batched_env_rate(1024, args.seconds, "SameStep")
+    function = batched_env_rate(1024, args.seconds, "SameStep", FUNCTION)
+    print(f"{'constant target ' + str(TARGET):<44}{constant:>16,.0f}")
+    print(f"{'function ' + repr(FUNCTION['function']) + ', 4 examples':<44}{function:>16,.0f}")
+    print(f"ratio function / constant: {function / constant:.2f} (required ≥ 0.25)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Pictures and text of an episode, for `ToyCorewarEnv.render()` (README, "Rendering").
 
 - `text_frame`: the program so far, then the registers and the target (render mode `ansi`, printed to
-  the terminal by mode `human`).
+  the terminal by mode `human`); `examples_frame`: the same for a function task, a line per example.
 - `FrameDrawer`: an RGB image of FRAME_SHAPE (height, width, 3), uint8 (render mode `rgb_array`):
   the program on the left, one slot a line; on the right each register's value as a bar over 0..255
   with its target as a black mark, the bar green once the register holds its target.
@@ -18,11 +18,21 @@ import numpy as np
 
 FRAME_HEIGHT, FRAME_WIDTH, DPI = 240, 480, 80
 FRAME_SHAPE = (FRAME_HEIGHT, FRAME_WIDTH, 3)
-RIGHT, WRONG = "#2ca02c", "#1f77b4"
+RIGHT, WRONG, IGNORED = "#2ca02c", "#1f77b4", "#bbbbbb"  # IGNORED: a register that does not matter
 
 
 def text_frame(program_text: str, registers: Sequence[int], target: Sequence[int]) -> str:
     return f"{program_text}registers {list(registers)} target {list(target)}\n"
+
+
+def examples_frame(program_text: str, inputs: np.ndarray, registers: Sequence[Sequence[int]], target: np.ndarray,
+                   matters: np.ndarray) -> str:
+    """A function task's text: the program so far, then one line per example, `_` in the target where
+    a register does not matter."""
+    lines = [f"example {e + 1}: input {list(map(int, inputs[e]))} registers {list(registers[e])} target ["
+             + ", ".join(str(int(t)) if m else "_" for t, m in zip(target[e], matters[e], strict=True)) + "]"
+             for e in range(len(registers))]
+    return program_text + "".join(line + "\n" for line in lines)
 
 
 class FrameDrawer:
@@ -42,11 +52,14 @@ class FrameDrawer:
         self.register_axes = self.figure.add_axes((0.52, 0.14, 0.44, 0.72))
 
     def __call__(self, instructions: Sequence[str], registers: Sequence[int], target: Sequence[int],
-                 done: bool) -> np.ndarray:
+                 done: bool, matters: Sequence[bool] | None = None, title: str | None = None) -> np.ndarray:
+        """A frame; `matters` (a function task's example) greys the registers that do not matter."""
         if self.figure is None:
             self._make_figure()
         self._draw_program(instructions, done)
-        self._draw_registers(registers, target)
+        self._draw_registers(registers, target, [True] * len(registers) if matters is None else list(matters))
+        if title is not None:
+            self.register_axes.set_title(title, fontsize=9)
         canvas = self.figure.canvas
         canvas.draw()
         return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
@@ -65,15 +78,18 @@ class FrameDrawer:
             axes.text(0.06, 0.8 - slot * step, f"{slot + 1}  {text}", fontsize=10, family="monospace",
                       va="top", color=colour)
 
-    def _draw_registers(self, registers: Sequence[int], target: Sequence[int]) -> None:
+    def _draw_registers(self, registers: Sequence[int], target: Sequence[int], matters: list[bool]) -> None:
         axes = self.register_axes
         axes.clear()
         rows = np.arange(len(registers))
-        colours = [RIGHT if value == goal else WRONG for value, goal in zip(registers, target, strict=True)]
+        colours = [(RIGHT if value == goal else WRONG) if counts else IGNORED
+                   for value, goal, counts in zip(registers, target, matters, strict=True)]
         axes.barh(rows, list(registers), color=colours, height=0.6)
-        axes.scatter(list(target), rows, marker="|", s=400, linewidths=3, color="black", zorder=3)
-        pairs = zip(registers, target, strict=True)
-        labels = [f"r{i + 1} {value:>3}→{goal:<3}" for i, (value, goal) in enumerate(pairs)]
+        marked = np.flatnonzero(matters)
+        axes.scatter(np.asarray(target)[marked], rows[marked], marker="|", s=400, linewidths=3, color="black",
+                     zorder=3)
+        labels = [f"r{i + 1} {value:>3}→{goal if counts else '_':<3}"
+                  for i, (value, goal, counts) in enumerate(zip(registers, target, matters, strict=True))]
         axes.set_yticks(rows, labels, family="monospace")
         axes.set_ylim(len(registers) - 0.5, -0.5)
         axes.set_xlim(0, 255)

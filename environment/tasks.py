@@ -11,6 +11,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from environment.function_tasks import (
+    MAX_EXAMPLES,
+    ExamplesTasks,
+    FunctionTasks,
+    FunctionTaskSource,
+    RandomFunctions,
+    as_examples,
+    as_function,
+)
 from toycorewar import ActionTable, MachineConfig
 from toycorewar.actions import encode_registers
 
@@ -168,6 +177,59 @@ def schedule_from_spec(spec: Any, field: str, num_registers: int, episodes: int,
                          f"got {_shown(values)}")
     rows = [check_registers(v, num_registers, f"{field}.values[{i}]") for i, v in enumerate(values)]
     return TaskSchedule("fixed", num_registers, np.stack(rows), freq, episodes)
+
+
+FUNCTION_FORMS = ("function", "functions", "examples")
+
+
+def is_function_spec(spec: Any) -> bool:
+    """Whether a run's `targets` is a function task (docs/reference.md §10) rather than constants."""
+    return isinstance(spec, dict) and any(form in spec for form in FUNCTION_FORMS)
+
+
+def function_schedule_from_spec(spec: Any, field: str, machine: MachineConfig, episodes: int,
+                                rng: np.random.Generator, examples: int = 4) -> FunctionTaskSource:
+    """The task source of a function task's training-file form: `{"function": "r3 = r1 + r2"}`,
+    `{"functions": [...], "alternate_freq": f}`, `{"examples": [[[inputs], [outputs]], ...]}` (null
+    for an output that does not matter) or `{"functions": {"solvable": L, "held_out": "tiers", "hard":
+    x}}`; drawn episodes show `examples` examples. Errors (ValueError) name the field's path. (`rng` is
+    taken for symmetry with `schedule_from_spec`: no form draws anything when it is built.)"""
+    del rng
+    r = machine.num_registers
+    if not is_function_spec(spec):
+        raise ValueError(f"{field} must be an object with one of {', '.join(map(repr, FUNCTION_FORMS))}, "
+                         f"got {_shown(spec)}")
+    forms = [form for form in FUNCTION_FORMS if form in spec]
+    if len(forms) > 1:
+        raise ValueError(f"{field} has {' and '.join(map(repr, forms))}: give one of them")
+    form = forms[0]
+    allowed = {form, "alternate_freq"} if form == "functions" and isinstance(spec[form], list) else {form}
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ValueError(f"{field} has unknown key(s) {', '.join(unknown)}: with '{form}' expected "
+                         f"{', '.join(map(repr, sorted(allowed)))}")
+    if isinstance(examples, bool) or not isinstance(examples, int) or not 1 <= examples <= MAX_EXAMPLES:
+        raise ValueError(f"EXAMPLES must be a count in 1..{MAX_EXAMPLES}, got {examples!r}")
+    value, path = spec[form], f"{field}.{form}"
+    if form == "function":
+        return FunctionTasks([as_function(value, r, path)], examples)
+    if form == "examples":
+        if not isinstance(value, list):
+            raise ValueError(f"{path} must be a list of pairs [[inputs], [outputs]], got {_shown(value)}")
+        return ExamplesTasks(as_examples(value, r, path))
+    if isinstance(value, dict):
+        if "solvable" not in value:
+            raise ValueError(f"{path} as an object needs 'solvable': a program length in 1..{machine.max_length}")
+        solvable = _solvable_from_spec(value, path, machine)
+        return RandomFunctions(solvable.length, machine, examples, held_out=solvable.held_out, hard=solvable.hard)
+    if not isinstance(value, list) or not value or len(value) > MAX_VALUES:
+        raise ValueError(f"{path} must be a list of 1..{MAX_VALUES} expressions or {{\"solvable\": L}}, "
+                         f"got {_shown(value)}")
+    freq = spec.get("alternate_freq", 0)
+    if not isinstance(freq, int) or isinstance(freq, bool) or not 0 <= freq <= MAX_FREQUENCY:
+        raise ValueError(f"{field}.alternate_freq must be an integer in 0..{MAX_FREQUENCY:.0e}, got {freq!r}")
+    functions = [as_function(text, r, f"{path}[{i}]") for i, text in enumerate(value)]
+    return FunctionTasks(functions, examples, freq, episodes)
 
 
 def _shown(value: Any) -> str:

@@ -1,8 +1,17 @@
 """Search over programs: RL-guided best-first search, and the baselines random search and beam search.
 
 The unit of budget is the *expansion*: one partial program whose one-instruction extensions are all
-generated (on the batched machine) and checked against the target. Every search returns the first
-program found that takes the registers to the target (stop not included), or None.
+generated (on the batched machine) and checked against the task. Every search returns the first
+program found that solves the task (stop not included), or None.
+
+A task is a constant target (registers to reach from `reg_init`) or a `FunctionTask` (docs/reference.md
+§10; its states are in synthesis/search_problem.py): input-output examples, shown to the scorer and the
+reward, and optionally the `Function` they come from. A node's state is then the registers of every
+example, [E, R], each instruction run on all of them at once. With a `Function`, the state also holds
+the runs on its probes (zeros and each unit input), which decide what the program computes on every
+input: so a program that meets the examples but is wrong on some input is never returned (the search
+goes on), and the prunings below stay sound for correctness. Every result says whether its program is
+`correct` (None for a constant target).
 
 Guided search (after "Program Synthesis Through Reinforcement Learning Guided Tree Search",
 arXiv 1806.02932): first the greedy program, whose prefixes are expanded for free, since the policy
@@ -13,23 +22,26 @@ return gathered so far, with the run's own reward, plus Q(s, a) (the estimated r
 program); for log-probabilities (a policy), the sum of log-probabilities of its actions. Children
 enter the queue lazily, best sibling first, so an expansion costs one scorer call and a few heap
 operations. Two sound prunings keep the queue to prefixes that can still succeed, as in the
-exact synthesizer: a child with more wrong registers than instructions left after it is never queued
-(each instruction writes one register), and a register state is searched once, from the shortest
-prefix that reached it (the machine's future depends on the registers alone). `prune=False` turns
-them off, to measure what they contribute.
+exact synthesizer: a child with more wrong registers (a register that matters and is wrong in any run)
+than instructions left after it is never queued (each instruction writes one register, in every run),
+and a state is searched once, from the shortest prefix that reached it (the machine's future depends on
+the registers alone). `prune=False` turns them off, to measure what they contribute.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import numpy as np
 
 from environment.rewards import Specific_register_values
+from synthesis.search_problem import FunctionTask, SearchProblem, SearchResult, children, step_reward
 from toycorewar import ActionTable, Instruction, MachineConfig
+
+__all__ = ["FunctionTask", "RewardScorer", "Scorer", "SearchResult", "beam_search", "guided_search", "plan_action",
+           "random_search", "reward_first_search"]
 
 
 class Scorer(Protocol):
@@ -38,24 +50,17 @@ class Scorer(Protocol):
     `kind` "q": action values, the estimated return of the whole program from here, in the units of
     the reward times `reward_scale` (a DQN's Q-network; the reward itself, for `reward_first_search`);
     "policy": log-probabilities (an actor's policy). A network becomes one with
-    agents.networks.network_scorer; the search itself needs no agent or network.
+    agents.networks.network_scorer; the search itself needs no agent or network. On a constant target
+    it is called with registers and target [R] and no `matters`; on a function task with registers,
+    target and matters (int8) [E, R].
     """
 
     kind: Literal["q", "policy"]
 
-    def scores(self, actions: list[int], registers: np.ndarray, target: np.ndarray) -> np.ndarray:
+    def scores(self, actions: list[int], registers: np.ndarray, target: np.ndarray,
+               matters: np.ndarray | None = None) -> np.ndarray:
         """[NUM_ACTIONS] scores at the node reached by `actions` (registers after them), stop last."""
         ...
-
-
-@dataclass
-class SearchResult:
-    program: list[Instruction] | None
-    expansions: int
-
-    @property
-    def solved(self) -> bool:
-        return self.program is not None
 
 
 def plan_action(table: ActionTable, program: list[Instruction], step: int) -> int:
@@ -63,39 +68,13 @@ def plan_action(table: ActionTable, program: list[Instruction], step: int) -> in
     return table.encode_instruction(program[step]) if step < len(program) else table.stop_action
 
 
-class _Problem:
-    """A target, initial registers and the machine: what every search shares."""
-
-    def __init__(self, machine: MachineConfig, target: list[int], reg_init: list[int] | None) -> None:
-        self.table = ActionTable(machine)
-        self.machine = machine
-        self.target = np.asarray(target, dtype=np.int64)
-        self.start = (np.zeros(machine.num_registers, dtype=np.int64) if reg_init is None
-                      else np.asarray(reg_init, dtype=np.int64))
-        self.instructions = np.arange(self.table.stop_action)  # stop never leads anywhere new
-
-    def children(self, registers: np.ndarray) -> np.ndarray:
-        """The registers after each instruction, from one state: [n_instructions, R]."""
-        return _children(self.table, registers)
-
-    def can_finish(self, after: np.ndarray, slots_left: int) -> np.ndarray:
-        """Which register states could still reach the target with `slots_left` instructions."""
-        return (after != self.target).sum(axis=1) <= slots_left
-
-    def solved_by(self, after: np.ndarray) -> int | None:
-        hits = np.flatnonzero((after == self.target).all(axis=1))
-        return int(hits[0]) if len(hits) else None
-
-    def program(self, actions: list[int]) -> list[Instruction]:
-        return [self.table.instructions[a] for a in actions]
-
-
 def guided_search(scorer: Scorer, machine: MachineConfig, reward: Specific_register_values,
-                  target: list[int], reg_init: list[int] | None = None, budget: int = 0,
+                  target: list[int] | FunctionTask, reg_init: list[int] | None = None, budget: int = 0,
                   reward_scale: float = 1.0, prune: bool = True) -> SearchResult:
-    """Best-first search guided by `scorer`; returns are gathered with `reward` (the run's, scaled by
-    `reward_scale` as in training), so they add up in the units of the scorer's Q-values."""
-    return _best_first(_Problem(machine, target, reg_init), scorer, reward, budget, reward_scale, prune)
+    """Best-first search guided by `scorer` for a constant `target` (from `reg_init`) or a FunctionTask;
+    returns are gathered with `reward` (the run's, scaled by `reward_scale` as in training, over every
+    example and register that matters), so they add up in the units of the scorer's Q-values."""
+    return _best_first(SearchProblem(machine, target, reg_init), scorer, reward, budget, reward_scale, prune)
 
 
 class RewardScorer:
@@ -107,51 +86,36 @@ class RewardScorer:
     def __init__(self, machine: MachineConfig, reward: Specific_register_values) -> None:
         self.table, self.max_length, self.reward = ActionTable(machine), machine.max_length, reward
 
-    def scores(self, actions: list[int], registers: np.ndarray, target: np.ndarray) -> np.ndarray:
-        after = _children(self.table, registers)
-        return np.append(_step_reward(self.reward, registers, after, target, len(actions) + 1, self.max_length),
-                         -np.inf)
+    def scores(self, actions: list[int], registers: np.ndarray, target: np.ndarray,
+               matters: np.ndarray | None = None) -> np.ndarray:
+        after = children(self.table, registers)
+        return np.append(step_reward(self.reward, registers, after, target, matters, len(actions) + 1,
+                                     self.max_length), -np.inf)
 
 
-def reward_first_search(machine: MachineConfig, reward: Specific_register_values, target: list[int],
+def reward_first_search(machine: MachineConfig, reward: Specific_register_values, target: list[int] | FunctionTask,
                         reg_init: list[int] | None = None, budget: int = 0, prune: bool = True) -> SearchResult:
     """The same best-first search with no network: the reward is the scorer, so a child's priority is
     the return of its program. An ablation: what guided search owes to the network rather than to the
     search and its prunings."""
-    return _best_first(_Problem(machine, target, reg_init), RewardScorer(machine, reward), reward, budget, 1.0, prune)
+    problem = SearchProblem(machine, target, reg_init)
+    return _best_first(problem, RewardScorer(machine, reward), reward, budget, 1.0, prune)
 
 
-def _step_reward(reward: Specific_register_values, before: np.ndarray, after: np.ndarray, target: np.ndarray,
-                length: int, max_length: int) -> np.ndarray:
-    """The reward of the instruction leading from `before` to `after` (one state, or [n, R] children),
-    the program then `length` long, never stopped: done when it fills the program. The run's own
-    reward, so a non-positive one ranks as the network was trained."""
-    return reward.step_reward(reward.distance(before, target), reward.distance(after, target),
-                              length >= max_length, max_length - length)
-
-
-def _children(table: ActionTable, registers: np.ndarray) -> np.ndarray:
-    """The registers after each instruction (not stop), from one state: [n_instructions, R]."""
-    instructions = np.arange(table.stop_action)
-    after = np.repeat(registers[np.newaxis], len(instructions), axis=0)
-    table.execute_batch(after, instructions)
-    return after
-
-
-def _best_first(problem: _Problem, scorer: Scorer, reward: Specific_register_values, budget: int,
+def _best_first(problem: SearchProblem, scorer: Scorer, reward: Specific_register_values, budget: int,
                 reward_scale: float, prune: bool) -> SearchResult:
     """Greedy program first, then best-first expansions, ranked by `scorer`."""
     is_policy = scorer.kind == "policy"
     max_length = problem.machine.max_length
-    if (problem.start == problem.target).all():
-        return SearchResult([], 0)
+    if problem.solves(problem.start):
+        return problem.found([], 0)
     queue: list = []
     counter = itertools.count()
     expanded: set[tuple[int, ...]] = set()
-    shallowest: dict[bytes, int] = {problem.start.tobytes(): 0}  # register state -> shortest prefix length
+    shallowest: dict[bytes, int] = {problem.start.tobytes(): 0}  # state -> shortest prefix length
 
     def worth_queueing(after: np.ndarray, order: np.ndarray, length: int) -> np.ndarray:
-        """The children (in `order`) that can still finish and reach a register state first."""
+        """The children (in `order`) that can still finish and reach a state first."""
         order = order[problem.can_finish(after[order], max_length - length)]
         keep = []
         for child in order:
@@ -165,7 +129,7 @@ def _best_first(problem: _Problem, scorer: Scorer, reward: Specific_register_val
         """Score the children of a node and queue its best child; `value` is the node's return gathered
         so far (Q-network) or its log-probability (policy), so priority = value + Q(s, a) or + log π(a|s)."""
         expanded.add(tuple(actions))
-        node_scores = scorer.scores(actions, registers, problem.target)
+        node_scores = scorer.scores(actions, *problem.scorer_inputs(registers))
         after = problem.children(registers)
         priority = value + node_scores[problem.instructions]
         order = np.argsort(-priority, kind="stable")
@@ -176,6 +140,9 @@ def _best_first(problem: _Problem, scorer: Scorer, reward: Specific_register_val
             heapq.heappush(queue, (-priority[order[0]], next(counter), entry, 0))
         return node_scores, after
 
+    def scaled_step(before: np.ndarray, after: np.ndarray, length: int) -> float:
+        return float(problem.step_reward(reward, before, after, length)) * reward_scale
+
     # The greedy program first: it is what the policy writes, and its nodes are queued on the way.
     actions, registers, value = [], problem.start, 0.0
     greedy_nodes = []
@@ -185,17 +152,16 @@ def _best_first(problem: _Problem, scorer: Scorer, reward: Specific_register_val
         choice = int(np.argmax(node_scores))
         if choice == problem.table.stop_action:
             break
-        value += float(node_scores[choice]) if is_policy else _scaled_step(
-            reward, registers, after[choice], len(actions) + 1, problem, reward_scale)
+        value += float(node_scores[choice]) if is_policy else scaled_step(registers, after[choice], len(actions) + 1)
         actions, registers = actions + [choice], after[choice]
-        if (registers == problem.target).all():
-            return SearchResult(problem.program(actions), 0)
+        if problem.solves(registers):
+            return problem.found(actions, 0)
     if budget > 0:
         # The children of the greedy nodes were generated on the way; checking them is the first expansion.
         for node_actions, after in greedy_nodes:
             hit = problem.solved_by(after)
             if hit is not None:
-                return SearchResult(problem.program(node_actions + [int(problem.instructions[hit])]), 1)
+                return problem.found(node_actions + [int(problem.instructions[hit])], 1)
     expansions = 0
     while queue and expansions < budget:
         _, _, (parent_actions, parent_registers, after, priority, order, gathered), rank = heapq.heappop(queue)
@@ -204,56 +170,51 @@ def _best_first(problem: _Problem, scorer: Scorer, reward: Specific_register_val
                                    (parent_actions, parent_registers, after, priority, order, gathered), rank + 1))
         child = int(order[rank])
         child_actions, child_registers = parent_actions + [int(problem.instructions[child])], after[child]
-        if (child_registers == problem.target).all():
-            return SearchResult(problem.program(child_actions), expansions)
+        if problem.solves(child_registers):
+            return problem.found(child_actions, expansions)
         if len(child_actions) >= max_length or tuple(child_actions) in expanded:
             continue
         if prune and shallowest[child_registers.tobytes()] < len(child_actions):
-            continue  # a shorter prefix reached these registers since this child was queued
-        child_value = priority[child] if is_policy else gathered + _scaled_step(
-            reward, parent_registers, child_registers, len(child_actions), problem, reward_scale)  # log π, or returns
+            continue  # a shorter prefix reached this state since this child was queued
+        child_value = priority[child] if is_policy else gathered + scaled_step(
+            parent_registers, child_registers, len(child_actions))  # log π, or returns
         expansions += 1
         _, child_after = expand(child_actions, child_registers, float(child_value))
         hit = problem.solved_by(child_after)
         if hit is not None:
-            return SearchResult(problem.program(child_actions + [int(problem.instructions[hit])]), expansions)
-    return SearchResult(None, expansions)
+            return problem.found(child_actions + [int(problem.instructions[hit])], expansions)
+    return problem.not_found(expansions)
 
 
-def _scaled_step(reward: Specific_register_values, before: np.ndarray, after: np.ndarray, length: int,
-                 problem: _Problem, scale: float) -> float:
-    return float(_step_reward(reward, before, after, problem.target, length, problem.machine.max_length)) * scale
-
-
-def random_search(machine: MachineConfig, target: list[int], reg_init: list[int] | None = None,
+def random_search(machine: MachineConfig, target: list[int] | FunctionTask, reg_init: list[int] | None = None,
                   budget: int = 0, rng: np.random.Generator | None = None) -> SearchResult:
     """Expand `budget` random partial programs (random length, random instructions)."""
-    problem = _Problem(machine, target, reg_init)
+    problem = SearchProblem(machine, target, reg_init)
     rng = rng or np.random.default_rng(0)
-    if (problem.start == problem.target).all():
-        return SearchResult([], 0)
+    if problem.solves(problem.start):
+        return problem.found([], 0)
     for expansion in range(1, budget + 1):
         length = int(rng.integers(0, machine.max_length))
         actions = [int(a) for a in rng.integers(0, problem.table.stop_action, size=length)]
         registers = problem.start.copy()
         for depth, action in enumerate(actions):
             registers = problem.children(registers)[action]
-            if (registers == problem.target).all():
-                return SearchResult(problem.program(actions[:depth + 1]), expansion)
+            if problem.solves(registers):
+                return problem.found(actions[:depth + 1], expansion)
         hit = problem.solved_by(problem.children(registers))
         if hit is not None:
-            return SearchResult(problem.program(actions + [int(problem.instructions[hit])]), expansion)
-    return SearchResult(None, budget)
+            return problem.found(actions + [int(problem.instructions[hit])], expansion)
+    return problem.not_found(budget)
 
 
-def beam_search(machine: MachineConfig, reward: Specific_register_values, target: list[int],
+def beam_search(machine: MachineConfig, reward: Specific_register_values, target: list[int] | FunctionTask,
                 reg_init: list[int] | None = None, budget: int = 0) -> SearchResult:
     """Beam search on the reward alone: a beam of budget // MAX_LENGTH partial programs, kept by their
-    distance to the target, each depth expanding every member."""
-    problem = _Problem(machine, target, reg_init)
+    distance to the target (over the examples, on a function task), each depth expanding every member."""
+    problem = SearchProblem(machine, target, reg_init)
     width = max(1, budget // machine.max_length)
-    if (problem.start == problem.target).all():
-        return SearchResult([], 0)
+    if problem.solves(problem.start):
+        return problem.found([], 0)
     beam = [([], problem.start)]
     expansions = 0
     for _ in range(machine.max_length):
@@ -265,12 +226,13 @@ def beam_search(machine: MachineConfig, reward: Specific_register_values, target
             after = problem.children(registers)
             hit = problem.solved_by(after)
             if hit is not None:
-                return SearchResult(problem.program(actions + [int(problem.instructions[hit])]), expansions)
-            distance = reward.distance(after, problem.target)
+                return problem.found(actions + [int(problem.instructions[hit])], expansions)
+            distance = problem.distance(reward, after)
             for child in np.argsort(distance, kind="stable")[:width]:
                 candidates.append((int(distance[child]), actions + [int(problem.instructions[child])], after[child]))
         if not candidates:
             break
         candidates.sort(key=lambda c: c[0])
         beam = [(actions, registers) for _, actions, registers in candidates[:width]]
-    return SearchResult(None, expansions)
+    return problem.not_found(expansions)
+

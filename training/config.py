@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from agents.parameters import PARAMETERS, Model, NonNegativeInt, PositiveInt
 from environment.rewards import make_reward
-from environment.tasks import schedule_from_spec
+from environment.tasks import MAX_EXAMPLES, function_schedule_from_spec, is_function_spec, schedule_from_spec
 from toycorewar import MachineConfig
 from training.files import ConfigError, folder_name_problem, read_json
 
@@ -57,6 +57,8 @@ class Settings(Model):
     PERF_MRY: PositiveInt = 100
     EVAL_TARGETS: Annotated[int, Field(ge=1, le=100_000)] = 100  # held-out random targets when targets are null
     EVAL_SEED: Seed = 100
+    # Input-output examples an episode of a function task shows (docs/reference.md §10).
+    EXAMPLES: Annotated[int, Field(ge=1, le=MAX_EXAMPLES)] = 4
     toy_corewar: ToyCorewarSettings = ToyCorewarSettings()
 
 
@@ -185,7 +187,7 @@ def parse_training(data: Any, config: Config, source: str = "training.json") -> 
                               f"{', '.join(config.presets)}")
         for field in ("reward_func", "reward_settings", "targets", "reg_inits"):
             try:
-                _check_run_field(run, field, config.machine)
+                _check_run_field(run, field, config)
             except (ValueError, TypeError) as error:
                 text = str(error)
                 prefix = "" if text.startswith(field) else f"{field}: "
@@ -206,7 +208,7 @@ def _replay_problem(run: Run, config: Config) -> str | None:
     if params.replay_buffer_size < params.num_envs:
         return (f"presets.{run.algo}.parameters.replay_buffer_size {params.replay_buffer_size} holds fewer rows than "
                 f"num_envs {params.num_envs} (one step of every copy): raise it")
-    if not params.replay_per_task:
+    if not params.replay_per_task or is_function_spec(run.targets):  # function tasks keep one ring
         return None
     machine = config.machine
     schedule = schedule_from_spec(run.targets, "targets", machine.num_registers, run.episodes,
@@ -237,7 +239,9 @@ def _memory_problem(run: Run, config: Config) -> str | None:
             not hasattr(params, "demo_buffer_size"):
         return None
     machine, memory = config.machine, physical_memory()
-    row = 4 * machine.max_length + 3 * machine.num_registers + 8 + 4 + 1 + 8 + 3 * 8  # agents/replay.py arrays
+    # agents/replay.py arrays; a function task's registers, target and matters hold a row per example.
+    examples = config.settings.EXAMPLES if is_function_spec(run.targets) else 1
+    row = 4 * machine.max_length + (3 + examples * 4) * machine.num_registers + 8 + 4 + 1 + 8 + 3 * 8
     needed = (params.replay_buffer_size + params.demo_buffer_size) * row
     if memory is not None and needed > memory // 2:
         return (f"presets.{run.algo}.parameters.replay_buffer_size {params.replay_buffer_size}: the replay buffers "
@@ -245,12 +249,19 @@ def _memory_problem(run: Run, config: Config) -> str | None:
     return None
 
 
-def _check_run_field(run: Run, field: str, machine: MachineConfig) -> None:
+def _check_run_field(run: Run, field: str, config: Config) -> None:
     """Build what `field` describes once, so that a bad value is found before any run starts."""
+    machine = config.machine
     if field == "reward_func":
         make_reward(run.reward_func)
     elif field == "reward_settings":
         make_reward(run.reward_func, run.reward_settings)
+    elif is_function_spec(run.targets):
+        if field == "reg_inits" and run.reg_inits is not None:
+            raise ValueError("reg_inits does not apply to a function task (its inputs are drawn): remove it")
+        if field == "targets":
+            function_schedule_from_spec(run.targets, "targets", machine, run.episodes, np.random.default_rng(0),
+                                        config.settings.EXAMPLES)
     else:
         null = "random" if field == "targets" else "zeros"
         schedule_from_spec(getattr(run, field), field, machine.num_registers, run.episodes,

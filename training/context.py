@@ -14,8 +14,18 @@ import torch
 
 from agents.base import AgentSetup
 from environment import ScheduledTasks, TaskSchedule, heldout_targets, make_reward, schedule_from_spec
+from environment.function_tasks import (
+    ExamplesTasks,
+    FunctionBatch,
+    FunctionTasks,
+    FunctionTaskSource,
+    RandomFunctions,
+    examples_batch,
+    functions_batch,
+    heldout_random_functions,
+)
 from environment.rewards import Specific_register_values
-from environment.tasks import heldout_solvable_targets
+from environment.tasks import function_schedule_from_spec, heldout_solvable_targets, is_function_spec
 from synthesis.tiers import tier_tasks
 from toycorewar import MachineConfig
 from training.config import Config, Run
@@ -50,11 +60,17 @@ class RunContext:
     eval_targets: np.ndarray = field(init=False)
     eval_reg_inits: np.ndarray = field(init=False)
     eval_tiers: np.ndarray | None = field(init=False, default=None)  # each task's optimal length (held-out tiers)
+    # A function task's (docs/reference.md §10): the examples an episode shows, and the evaluation tasks.
+    examples: int = field(init=False, default=0)
+    eval_functions: FunctionBatch | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.machine = self.config.machine
         self.device = select_device(self.config.settings.DEVICE)
         self.reward = make_reward(self.run.reward_func, self.run.reward_settings)
+        if is_function_spec(self.run.targets):
+            self._function_tasks()
+            return
         r, episodes = self.machine.num_registers, self.run.episodes
         seeds = np.random.SeedSequence(self.seed).spawn(2)
         targets = schedule_from_spec(self.run.targets, "targets", r, episodes, np.random.default_rng(seeds[0]),
@@ -87,6 +103,36 @@ class RunContext:
             self.eval_reg_inits = np.array([p[1] for p in pairs], dtype=np.int64)
         self.tasks = ScheduledTasks(targets, reg_inits)
 
+    def _function_tasks(self) -> None:
+        """A function task's training source and its evaluation tasks, each with its examples drawn once
+        from EVAL_SEED: the run's functions, or its given examples, or, for random functions, held-out
+        ones (by tier of optimal length with `"held_out": "tiers"`), which training never draws."""
+        settings = self.config.settings
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed).spawn(2)[0])
+        source: FunctionTaskSource = function_schedule_from_spec(self.run.targets, "targets", self.machine,
+                                                                 self.run.episodes, rng, settings.EXAMPLES)
+        self.examples = source.num_examples
+        eval_rng = np.random.default_rng(settings.EVAL_SEED)
+        if isinstance(source, ExamplesTasks):
+            self.eval_functions = examples_batch(source.examples)
+        elif isinstance(source, FunctionTasks):
+            self.eval_functions = functions_batch(source.functions, self.examples, eval_rng)
+        elif isinstance(source, RandomFunctions):
+            if source.held_out == "tiers":
+                from synthesis.function_tiers import function_tier_tasks
+                functions, self.eval_tiers = function_tier_tasks(self.machine, settings.EVAL_TARGETS,
+                                                                 settings.EVAL_SEED)
+            else:
+                functions = heldout_random_functions(settings.EVAL_TARGETS, source.length, self.machine,
+                                                     settings.EVAL_SEED)
+            source.exclude(functions)
+            self.eval_functions = functions_batch(functions, self.examples, eval_rng)
+        self.tasks = source
+        count = len(self.eval_functions.offset)
+        # The evaluation tasks as the constant ones are kept (summaries count them): no target, no reg_init.
+        self.eval_targets = np.zeros((count, self.machine.num_registers), dtype=np.int64)
+        self.eval_reg_inits = self.eval_targets.copy()
+
     @property
     def params(self) -> Any:
         return self.config.presets[self.run.algo].parameters
@@ -97,4 +143,4 @@ class RunContext:
 
     def agent_setup(self) -> AgentSetup:
         return AgentSetup(self.params, self.machine, self.tasks, self.reward, self.run.episodes, self.seed,
-                          self.device)
+                          self.device, self.examples)

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 from environment import Specific_register_values
+from environment.function_tasks import FunctionBatch
 from environment.vector_env import same_step_env
-from toycorewar import ActionTable, MachineConfig
+from toycorewar import ActionTable, Examples, Function, MachineConfig
 from training.files import write_atomic
 
 Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
@@ -27,6 +28,11 @@ class TaskResult:
     registers: list[list[int]] = field(default_factory=list)
     rewards: list[float] = field(default_factory=list)
     performance: int = 0
+    # A function task's (docs/reference.md §10): what it asks (an expression, or its examples), the
+    # examples shown, and whether the program computes the function on every input (decided exactly).
+    function: str | None = None
+    examples: str | None = None
+    correct: bool | None = None
 
     @property
     def total_reward(self) -> float:
@@ -34,7 +40,9 @@ class TaskResult:
 
     @property
     def solved(self) -> bool:
-        return self.performance == 0
+        """The target reached; on a function task, the function computed on every input (not only on
+        the examples shown)."""
+        return self.performance == 0 and self.correct is not False
 
 
 @dataclass
@@ -76,18 +84,120 @@ def evaluate(policy: Policy, machine: MachineConfig, reward: Specific_register_v
     return Evaluation(episode, results)
 
 
+class FixedFunctionTasks:
+    """A function task source that hands out the rows of one batch in turn: evaluation's tasks, copy i
+    taking task i at the seeded reset."""
+
+    def __init__(self, batch: FunctionBatch) -> None:
+        self.batch, self.num_examples, self.given = batch, batch.inputs.shape[1], 0
+
+    def __call__(self, count: int, rng: np.random.Generator) -> FunctionBatch:
+        index = (self.given + np.arange(count)) % len(self.batch.offset)
+        self.given += count
+        return FunctionBatch(*(array[index] for array in self.batch))
+
+
+def describe_functions(batch: FunctionBatch) -> list[tuple[str, str]]:
+    """Each task of a batch as (what it asks, the examples it shows), in the task syntax."""
+    described = []
+    for i in range(len(batch.offset)):
+        examples = str(Examples(batch.inputs[i], batch.outputs[i], batch.matters[i].astype(bool)))
+        if batch.assigned[i].any():
+            asked = str(Function(batch.matrix[i], batch.offset[i], batch.assigned[i], batch.reads[i]))
+        else:
+            asked = f"examples {examples}"
+        described.append((asked, examples))
+    return described
+
+
+def evaluate_functions(policy: Policy, machine: MachineConfig, reward: Specific_register_values,
+                       tasks: FunctionBatch, episode: int = 0) -> Evaluation:
+    """Run `policy` greedily once on every function task of `tasks`, all at once; each result says
+    whether the program met the examples shown (performance 0) and computes the function on every
+    input (`correct`)."""
+    count = len(tasks.offset)
+    env = same_step_env(count, machine, reward, function_tasks=FixedFunctionTasks(tasks))
+    obs, _ = env.reset(seed=0)
+    results = [TaskResult([], [], function=asked, examples=shown) for asked, shown in describe_functions(tasks)]
+    active = np.ones(count, dtype=bool)
+    while active.any():
+        actions = np.asarray(policy(obs))
+        obs, rewards, terminated, _, info = env.step(actions)
+        for i in np.flatnonzero(active):
+            results[i].instructions.append(str(env.table.instructions[actions[i]]))
+            results[i].registers.append(info["registers"][i].tolist())
+            results[i].rewards.append(float(rewards[i]))
+            if terminated[i]:
+                results[i].performance = int(info["performance"][i])
+                results[i].correct = bool(info["correct"][i])
+        active &= ~terminated
+    return Evaluation(episode, results)
+
+
 def search_policy(network: torch.nn.Module, machine: MachineConfig, reward: Specific_register_values,
                   targets: np.ndarray, reg_inits: np.ndarray, budget: int, reward_scale: float = 1.0,
                   device: torch.device | str = "cpu") -> Policy:
     """A policy for `evaluate` that writes, for each task, the program guided tree search finds with
     `budget` expansions (then stop), or the greedy program when the search finds none."""
     from agents.networks import greedy_policy, network_scorer
-    from synthesis.search import guided_search, plan_action
-    greedy = greedy_policy(network, device)
+    from synthesis.search import guided_search
     scorer = network_scorer(network, machine, device)  # the network's device, for the search as for greedy
     plans = [guided_search(scorer, machine, reward, target.tolist(), reg_init.tolist(), budget, reward_scale).program
              for target, reg_init in zip(targets, reg_inits, strict=True)]
-    table = ActionTable(machine)
+    return planned_policy(greedy_policy(network, device), plans, ActionTable(machine))
+
+
+def format_evaluation(evaluation: Evaluation, elapsed: float | None = None) -> str:
+    """The text of an evaluation log: each task's program with the registers and reward after each
+    instruction, its total reward and performance; then the means."""
+    lines = [f"Evaluation at episode {evaluation.episode}"]
+    if elapsed is not None:
+        lines.append(f"Elapsed time: {elapsed:.1f} s")
+    for number, task in enumerate(evaluation.tasks, start=1):
+        if task.function is not None:
+            lines += ["", f"Task {number}: {task.function}", f"    examples shown {task.examples}"]
+        else:
+            lines += ["", f"Task {number}: target {task.target}, initial registers {task.reg_init}"]
+        for instruction, registers, reward in zip(task.instructions, task.registers, task.rewards, strict=True):
+            lines.append(f"    {instruction:<18} registers {registers}  reward {reward:g}")
+        verdict = " (solved)" if task.solved else ""
+        if task.correct is not None:
+            verdict = (" (correct on every input)" if task.correct else
+                       " (meets the examples, wrong on some input)" if task.performance == 0 else "")
+        lines.append(f"    total reward {task.total_reward:g}, performance {task.performance}{verdict}")
+    lines += ["", f"Mean performance: {evaluation.mean_performance:g}",
+              f"Mean reward: {evaluation.mean_reward:g}",
+              f"Solved: {sum(t.solved for t in evaluation.tasks)}/{len(evaluation.tasks)}", ""]
+    return "\n".join(lines)
+
+
+def write_evaluation_log(folder: Path, evaluation: Evaluation, elapsed: float | None = None) -> Path:
+    path = folder / f"{evaluation.episode:07d}_Evaluation"
+    write_atomic(path, format_evaluation(evaluation, elapsed))
+    return path
+
+
+def function_search_policy(network: torch.nn.Module, machine: MachineConfig, reward: Specific_register_values,
+                           tasks: FunctionBatch, budget: int, reward_scale: float = 1.0,
+                           device: torch.device | str = "cpu") -> Policy:
+    """`search_policy` for function tasks: for each task, the program guided search finds with `budget`
+    expansions on the examples shown, checked on every input (synthesis/search.py), or the greedy one."""
+    from agents.networks import greedy_policy, network_scorer
+    from synthesis.search import FunctionTask, guided_search
+    scorer = network_scorer(network, machine, device)
+    plans = []
+    for i in range(len(tasks.offset)):
+        examples = Examples(tasks.inputs[i], tasks.outputs[i], tasks.matters[i].astype(bool))
+        function = (Function(tasks.matrix[i], tasks.offset[i], tasks.assigned[i], tasks.reads[i])
+                    if tasks.assigned[i].any() else None)
+        plans.append(guided_search(scorer, machine, reward, FunctionTask(examples, function), None, budget,
+                                   reward_scale).program)
+    return planned_policy(greedy_policy(network, device), plans, ActionTable(machine))
+
+
+def planned_policy(greedy: Policy, plans: list, table: ActionTable) -> Policy:
+    """The policy that writes each task's planned program (then stop), or the greedy one where none."""
+    from synthesis.search import plan_action
     step = {"index": 0}
 
     def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -102,43 +212,24 @@ def search_policy(network: torch.nn.Module, machine: MachineConfig, reward: Spec
     return policy
 
 
-def format_evaluation(evaluation: Evaluation, elapsed: float | None = None) -> str:
-    """The text of an evaluation log: each task's program with the registers and reward after each
-    instruction, its total reward and performance; then the means."""
-    lines = [f"Evaluation at episode {evaluation.episode}"]
-    if elapsed is not None:
-        lines.append(f"Elapsed time: {elapsed:.1f} s")
-    for number, task in enumerate(evaluation.tasks, start=1):
-        lines += ["", f"Task {number}: target {task.target}, initial registers {task.reg_init}"]
-        for instruction, registers, reward in zip(task.instructions, task.registers, task.rewards, strict=True):
-            lines.append(f"    {instruction:<18} registers {registers}  reward {reward:g}")
-        lines.append(f"    total reward {task.total_reward:g}, performance {task.performance}"
-                     f"{' (solved)' if task.solved else ''}")
-    lines += ["", f"Mean performance: {evaluation.mean_performance:g}",
-              f"Mean reward: {evaluation.mean_reward:g}",
-              f"Solved: {sum(t.solved for t in evaluation.tasks)}/{len(evaluation.tasks)}", ""]
-    return "\n".join(lines)
-
-
-def write_evaluation_log(folder: Path, evaluation: Evaluation, elapsed: float | None = None) -> Path:
-    path = folder / f"{evaluation.episode:07d}_Evaluation"
-    write_atomic(path, format_evaluation(evaluation, elapsed))
-    return path
-
-
 class Evaluator:
     """Evaluates an agent on its run's evaluation tasks: greedily, or, with a search budget, with the
     programs guided search finds (on the run's device)."""
 
     def __init__(self, agent: Any, machine: MachineConfig, reward: Specific_register_values, targets: np.ndarray,
                  reg_inits: np.ndarray, search_budget: int = 0, reward_scale: float = 1.0,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", functions: FunctionBatch | None = None) -> None:
         self.agent, self.machine, self.reward = agent, machine, reward
-        self.targets, self.reg_inits = targets, reg_inits
+        self.targets, self.reg_inits, self.functions = targets, reg_inits, functions
         self.search_budget, self.reward_scale, self.device = search_budget, reward_scale, device
 
     def __call__(self, episode: int) -> Evaluation:
         policy: Policy = self.agent.greedy_actions
+        if self.functions is not None:
+            if self.search_budget:
+                policy = function_search_policy(self.agent.network, self.machine, self.reward, self.functions,
+                                                self.search_budget, self.reward_scale, self.device)
+            return evaluate_functions(policy, self.machine, self.reward, self.functions, episode)
         if self.search_budget:
             policy = search_policy(self.agent.network, self.machine, self.reward, self.targets, self.reg_inits,
                                    self.search_budget, self.reward_scale, self.device)

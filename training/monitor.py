@@ -55,7 +55,7 @@ class Monitor:
         settings = ctx.config.settings
         self.schedule = EventSchedule(settings.ASSESS_FREQ, settings.LOG_FREQ, settings.SAVE_FREQ)
         self.evaluator = Evaluator(agent, ctx.machine, ctx.reward, ctx.eval_targets, ctx.eval_reg_inits,
-                                   ctx.run.search_budget, ctx.params.reward_scale, ctx.device)
+                                   ctx.run.search_budget, ctx.params.reward_scale, ctx.device, ctx.eval_functions)
         self.record = RunRecord(settings.PERF_MRY)
         machine = ctx.machine
         self.checkpointer = Checkpointer(ctx.run_dir / "models", agent, {

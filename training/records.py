@@ -35,7 +35,9 @@ class RunRecord:
         if self.first_solve is None and evaluation.solved_fraction == 1.0:
             self.first_solve, self.first_solve_seconds = evaluation.episode, elapsed
             self.first_solve_programs = [{"target": task.target, "reg_init": task.reg_init,
-                                          "program": task.instructions} for task in evaluation.tasks]
+                                          "program": task.instructions,
+                                          **({"function": task.function} if task.function is not None else {})}
+                                         for task in evaluation.tasks]
 
     @property
     def first_solve_program(self) -> list[str]:

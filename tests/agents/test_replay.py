@@ -204,7 +204,7 @@ def test_sample_shapes(fraction):
     hindsight = Hindsight(NEGATIVE_DISTANCE_AFTER, 1.0, fraction) if fraction else None
     batch = uniform(buffer, hindsight=hindsight).sample(5, np.random.default_rng(0))
     assert batch.program.shape == (5, 3) and batch.target.shape == (5, 2)
-    assert all(len(field) == 5 for field in batch)
+    assert batch.matters is None and all(len(field) == 5 for field in batch if field is not None)
 
 
 def test_uniform_sampler_draws_every_row_alike_and_weighs_it_one():
