@@ -25,8 +25,8 @@ from agents.base import AgentSetup
 from agents.networks import network_scorer
 from agents.replay import Replay, ReplayBuffer, Sample, UniformSampler
 from environment import ToyCorewarEnv
-from synthesis.search import guided_search, plan_action
-from toycorewar import ActionTable, Instruction
+from synthesis.search import FunctionTask, guided_search, plan_action
+from toycorewar import ActionTable, Examples, Instruction
 
 SEARCH_STREAM = 11  # the round's task draws come from default_rng([seed, SEARCH_STREAM, round]), no other stream
 
@@ -81,8 +81,9 @@ class ExpertIteration:
         self.table = ActionTable(m)
         self.env = ToyCorewarEnv(max_length=m.max_length, num_registers=m.num_registers, n_vals=m.n_vals,
                                  reward_func=setup.reward.name, **setup.reward.settings)
+        self.function_env: ToyCorewarEnv | None = None  # a function task's, made with its first examples
         # num_envs=1: an episode's steps are consecutive rows, as n-step returns read them.
-        self.buffer = ReplayBuffer(params.demo_buffer_size, m, 1)
+        self.buffer = ReplayBuffer(params.demo_buffer_size, m, 1, examples=setup.examples)
         self.replay = Replay(self.buffer, UniformSampler(self.buffer), params.n_step, params.gamma)
         self.rounds = 0  # search rounds done
         self.next_episode = -1  # the episode of the next round; -1: not placed yet (train() places it)
@@ -106,18 +107,28 @@ class ExpertIteration:
         the demonstration buffer."""
         started = time.perf_counter()
         p, setup = self.params, self.setup
-        targets, reg_inits = self.draw_tasks()
         scorer = network_scorer(network, setup.machine, self.device)
         found = 0
-        for target, reg_init in zip(targets.tolist(), reg_inits.tolist(), strict=True):
-            program = guided_search(scorer, setup.machine, setup.reward, target, reg_init, p.search_expansions,
-                                    p.reward_scale).program
-            if program is not None:
-                found += 1
-                self.store(self.demonstration(program, target, reg_init))
+        if setup.examples:  # a function task (docs/reference.md §10): its examples searched, checked on every input
+            batch = self.draw_tasks()
+            tasks = [FunctionTask(batch.examples(i), batch.function(i)) for i in range(len(batch.offset))]
+            for task in tasks:
+                program = guided_search(scorer, setup.machine, setup.reward, task, None, p.search_expansions,
+                                        p.reward_scale).program
+                if program is not None:
+                    found += 1
+                    self.store(self.function_demonstration(program, task.examples))
+        else:
+            tasks, reg_inits = self.draw_tasks()
+            for target, reg_init in zip(tasks.tolist(), reg_inits.tolist(), strict=True):
+                program = guided_search(scorer, setup.machine, setup.reward, target, reg_init, p.search_expansions,
+                                        p.reward_scale).program
+                if program is not None:
+                    found += 1
+                    self.store(self.demonstration(program, target, reg_init))
         self.rounds += 1
         self.next_episode = self.multiple_after(episode)
-        self.solved, self.seconds = found / len(targets), time.perf_counter() - started
+        self.solved, self.seconds = found / len(tasks), time.perf_counter() - started
         self.total_seconds += self.seconds
 
     def draw_tasks(self) -> tuple[np.ndarray, np.ndarray]:
@@ -133,6 +144,17 @@ class ExpertIteration:
         environment: per step the observation, action, scaled reward, next observation and terminated."""
         actions = [plan_action(self.table, program, step) for step in range(self.setup.machine.max_length)]
         return play_episode(self.env, actions, target, reg_init, self.params.reward_scale)
+
+    def function_demonstration(self, program: list[Instruction], examples: Examples) -> dict[str, np.ndarray]:
+        """`demonstration` on a function task's examples."""
+        actions = [plan_action(self.table, program, step) for step in range(self.setup.machine.max_length)]
+        if self.function_env is None:
+            m, reward = self.setup.machine, self.setup.reward
+            self.function_env = ToyCorewarEnv(max_length=m.max_length, num_registers=m.num_registers,
+                                              n_vals=m.n_vals, reward_func=reward.name, examples=examples,
+                                              **reward.settings)
+        return play_episode(self.function_env, actions, None, None, self.params.reward_scale,
+                            options={"examples": examples})
 
     def store(self, episode: dict[str, np.ndarray]) -> None:
         store_episode(self.buffer, episode)
@@ -158,3 +180,4 @@ class ExpertIteration:
         self.solved, self.seconds = float(state["solved"]), float(state["seconds"])
         self.total_seconds = float(state.get("total_seconds", 0.0))
         self.buffer.load_state(state["buffer"])
+

@@ -205,8 +205,8 @@ def synthesizer_times(synthesizer: Synthesizer, targets: np.ndarray, tier: int, 
             f"{proved} proved within {args.synth_limit:g} s each)")
 
 
-def print_table(tier: int, count: int, rows: list[dict], budgets: list[int]) -> None:
-    print(f"\ntier {tier}: {count} held-out targets of optimal length {tier}")
+def print_table(tier: int, count: int, rows: list[dict], budgets: list[int], what: str = "targets") -> None:
+    print(f"\ntier {tier}: {count} held-out {what} of optimal length {tier}")
     header = f"{'method':<28}{'greedy':>8}" + "".join(f"{'@' + str(b):>8}" for b in budgets) + f"{'len-opt':>9}"
     print(header)
     print("-" * len(header))

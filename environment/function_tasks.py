@@ -57,6 +57,16 @@ class FunctionBatch(NamedTuple):
         outputs *= matters
         return outputs, matters
 
+    def function(self, index: int) -> Function | None:
+        """The function of episode `index` (None for an examples task)."""
+        if not self.assigned[index].any():
+            return None
+        return Function(self.matrix[index], self.offset[index], self.assigned[index], self.reads[index])
+
+    def examples(self, index: int) -> Examples:
+        """The examples episode `index` shows."""
+        return Examples(self.inputs[index], self.outputs[index], self.matters[index].astype(bool))
+
     def row(self, index: int) -> FunctionBatch:
         """The batch of episode `index` alone."""
         return FunctionBatch(*(array[index:index + 1] for array in self))

@@ -201,7 +201,15 @@ class Function:
         return self.first_wrong_input(function) is None
 
     def __str__(self) -> str:
-        return format_assignments(self.matrix, self.offset, np.flatnonzero(self.assigned))
+        """The task syntax; an input that no assignment reads with a coefficient other than 0 is shown as
+        `0*rX` (in its own assignment, or the first), so that the text parses back to the same inputs."""
+        assigned = np.flatnonzero(self.assigned)
+        lines = [f"r{i + 1} = {format_form(self.matrix[i], self.offset[i])}" for i in assigned]
+        for j in np.flatnonzero(self.inputs & ~(self.matrix[self.assigned] != 0).any(axis=0)):
+            at = int(np.flatnonzero(assigned == j)[0]) if self.assigned[j] else 0
+            left, form = lines[at].split(" = ", 1)
+            lines[at] = f"{left} = " + (f"0*r{j + 1}" if form == "0" else f"{form} + 0*r{j + 1}")
+        return "; ".join(lines)
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, Function) and all(

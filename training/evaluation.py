@@ -14,7 +14,7 @@ import torch
 from environment import Specific_register_values
 from environment.function_tasks import FunctionBatch
 from environment.vector_env import same_step_env
-from toycorewar import ActionTable, Examples, Function, MachineConfig
+from toycorewar import ActionTable, MachineConfig
 from training.files import write_atomic
 
 Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
@@ -101,12 +101,8 @@ def describe_functions(batch: FunctionBatch) -> list[tuple[str, str]]:
     """Each task of a batch as (what it asks, the examples it shows), in the task syntax."""
     described = []
     for i in range(len(batch.offset)):
-        examples = str(Examples(batch.inputs[i], batch.outputs[i], batch.matters[i].astype(bool)))
-        if batch.assigned[i].any():
-            asked = str(Function(batch.matrix[i], batch.offset[i], batch.assigned[i], batch.reads[i]))
-        else:
-            asked = f"examples {examples}"
-        described.append((asked, examples))
+        examples, function = str(batch.examples(i)), batch.function(i)
+        described.append((f"examples {examples}" if function is None else str(function), examples))
     return described
 
 
@@ -185,13 +181,8 @@ def function_search_policy(network: torch.nn.Module, machine: MachineConfig, rew
     from agents.networks import greedy_policy, network_scorer
     from synthesis.search import FunctionTask, guided_search
     scorer = network_scorer(network, machine, device)
-    plans = []
-    for i in range(len(tasks.offset)):
-        examples = Examples(tasks.inputs[i], tasks.outputs[i], tasks.matters[i].astype(bool))
-        function = (Function(tasks.matrix[i], tasks.offset[i], tasks.assigned[i], tasks.reads[i])
-                    if tasks.assigned[i].any() else None)
-        plans.append(guided_search(scorer, machine, reward, FunctionTask(examples, function), None, budget,
-                                   reward_scale).program)
+    plans = [guided_search(scorer, machine, reward, FunctionTask(tasks.examples(i), tasks.function(i)), None, budget,
+                           reward_scale).program for i in range(len(tasks.offset))]
     return planned_policy(greedy_policy(network, device), plans, ActionTable(machine))
 
 

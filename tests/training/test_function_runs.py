@@ -145,3 +145,17 @@ def test_the_experiment_records_the_function_task(tmp_path):
     assert saved[0]["targets"] == SUM
     effective = json.loads((tmp_path / "experiments" / "fn" / "config.json").read_text())
     assert effective["settings"]["EXAMPLES"] == 4
+
+
+def test_expert_iteration_searches_function_tasks_and_learns_from_correct_programs(tmp_path):
+    config = config_with()
+    config["presets"]["DQN"]["parameters"].update(self_imitation=False, search_every=20, search_tasks=4,
+                                                  search_expansions=20)
+    result = train_run(function_run("f", "DQN", {"functions": {"solvable": 2}}, episodes=60), config,
+                       str(tmp_path / "run"), str(tmp_path / "tensorboard"), seed=2)
+    assert result.status == "finished", result.traceback
+    checkpoint = torch.load(tmp_path / "run" / "models" / "last", weights_only=True)
+    expert = checkpoint["training"]["expert_iteration"]
+    assert expert["rounds"] == 2 and expert["solved"] > 0
+    stored = expert["buffer"]["arrays"]
+    assert stored["registers"].shape[1:] == (4, 4) and stored["matters"].shape[1:] == (4, 4)
