@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agents.networks import greedy_policy, network_scorer  # noqa: E402
-from benchmarks.generalization import mean_extra, plot, print_table, rates  # noqa: E402
+from benchmarks.generalization import check_training_and_budgets, mean_extra, plot, print_table, rates  # noqa: E402
 from benchmarks.host import describe_machine  # noqa: E402
 from environment import make_reward  # noqa: E402
 from environment.function_tasks import functions_batch  # noqa: E402
@@ -94,19 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         value = getattr(args, flag)
         if value is not None and value <= 0:
             parser.error(f"--{flag.replace('_', '-')} must be positive, got {value}")
-    if args.minutes is not None and args.episodes is not None:
-        parser.error("give --episodes or --minutes, not both")
-    if not 0 <= args.hard <= 1:
-        parser.error(f"--hard must be a share in 0..1, got {args.hard}")
-    args.length = args.max_length if args.length is None else args.length
-    if args.length > args.max_length:
-        parser.error(f"--length must be at most --max-length ({args.max_length}), got {args.length}")
-    try:
-        args.budgets = sorted({int(b) for b in args.budgets.split(",")})
-    except ValueError:
-        parser.error(f"--budgets must be integers separated by commas, got {args.budgets!r}")
-    if args.budgets[0] < 1:
-        parser.error("--budgets must be at least 1")
+    check_training_and_budgets(parser, args)
     if not Path(args.suite).is_file():
         parser.error(f"--suite {args.suite}: no such file")
     if not Path(args.png).parent.is_dir():

@@ -91,12 +91,20 @@ def parse_args() -> argparse.Namespace:
         value = getattr(args, flag)
         if value is not None and value <= 0:
             parser.error(f"--{flag.replace('_', '-')} must be positive, got {value}")
+    if args.registers > 8 or args.values > 256:
+        parser.error("--registers must be at most 8 and --values at most 256")
+    check_training_and_budgets(parser, args)
+    args.agents = [a for a in args.agents.split(",") if a]
+    return args
+
+
+def check_training_and_budgets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The flags this benchmark shares with benchmarks/functions.py: --hard, --episodes or --minutes,
+    --length (default MAX_LENGTH), --budgets (parsed into a sorted list)."""
     if not 0 <= args.hard <= 1:
         parser.error(f"--hard must be a share in 0..1, got {args.hard}")
     if args.minutes is not None and args.episodes is not None:
         parser.error("give --episodes or --minutes, not both")
-    if args.registers > 8 or args.values > 256:
-        parser.error("--registers must be at most 8 and --values at most 256")
     args.length = args.max_length if args.length is None else args.length
     if args.length > args.max_length:
         parser.error(f"--length must be at most --max-length ({args.max_length}), got {args.length}")
@@ -106,8 +114,6 @@ def parse_args() -> argparse.Namespace:
         parser.error(f"--budgets must be integers separated by commas, got {args.budgets!r}")
     if args.budgets[0] < 1:
         parser.error("--budgets must be at least 1")
-    args.agents = [a for a in args.agents.split(",") if a]
-    return args
 
 
 def benchmark_config(args: argparse.Namespace) -> dict:

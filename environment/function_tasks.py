@@ -20,8 +20,9 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from toycorewar import ActionTable, MachineConfig
-from toycorewar.functions import Examples, Function, examples_from_pairs, parse_function, probe_inputs
+from toycorewar.functions import Examples, Function, probe_inputs
 from toycorewar.machine import MODULUS
+from toycorewar.task_syntax import examples_from_pairs, parse_function
 
 MAX_EXAMPLES = 64  # examples an episode may show (settings.EXAMPLES, or a task's given examples)
 

@@ -23,9 +23,8 @@ import numpy as np
 
 from environment.function_tasks import function_key
 from synthesis.function_exact import FunctionSynthesizer
-from toycorewar import MachineConfig
+from toycorewar import AffineMap, Function, MachineConfig, parse_function
 from toycorewar.actions import ActionTable
-from toycorewar.functions import AffineMap, Function, parse_function
 
 FIRST_BATCH, LAST_BATCH = 256, 1 << 14  # random programs per batch: doubling, so small draws stay small
 # Seconds the synthesizer may spend proving one candidate of a run's held-out tiers (`"held_out": "tiers"`):

@@ -2,18 +2,9 @@
 
 from toycorewar.actions import ActionTable
 from toycorewar.assembly import AssemblyError, format_program, parse_program
-from toycorewar.functions import (  # noqa: I001
-    AffineMap,
-    Examples,
-    Function,
-    FunctionSyntaxError,
-    examples_from_pairs,
-    format_map,
-    parse_examples,
-    parse_function,
-    program_map,
-)
+from toycorewar.functions import AffineMap, Examples, Function, format_map, program_map
 from toycorewar.machine import MODULUS, STOP, Instruction, MachineConfig, execute, final_registers, run
+from toycorewar.task_syntax import FunctionSyntaxError, examples_from_pairs, parse_examples, parse_function
 
 __all__ = [
     "MODULUS", "STOP", "ActionTable", "AffineMap", "AssemblyError", "Examples", "Function",

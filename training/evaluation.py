@@ -70,7 +70,13 @@ def evaluate(policy: Policy, machine: MachineConfig, reward: Specific_register_v
     env = same_step_env(count, machine, reward)
     obs, _ = env.reset(seed=0, options={"target": targets, "reg_init": reg_inits})
     results = [TaskResult(t.tolist(), r.tolist()) for t, r in zip(targets, reg_inits, strict=True)]
-    active = np.ones(count, dtype=bool)
+    return Evaluation(episode, roll_out(policy, env, obs, results))
+
+
+def roll_out(policy: Policy, env: Any, obs: dict[str, np.ndarray], results: list[TaskResult]) -> list[TaskResult]:
+    """Play `policy` on every copy of `env` (just reset to `obs`) until each episode ends, writing each
+    copy's program, registers, rewards and performance (and, on a function task, `correct`) into its result."""
+    active = np.ones(len(results), dtype=bool)
     while active.any():
         actions = np.asarray(policy(obs))
         obs, rewards, terminated, _, info = env.step(actions)
@@ -80,8 +86,10 @@ def evaluate(policy: Policy, machine: MachineConfig, reward: Specific_register_v
             results[i].rewards.append(float(rewards[i]))
             if terminated[i]:
                 results[i].performance = int(info["performance"][i])
+                if "correct" in info:
+                    results[i].correct = bool(info["correct"][i])
         active &= ~terminated
-    return Evaluation(episode, results)
+    return results
 
 
 class FixedFunctionTasks:
@@ -115,19 +123,7 @@ def evaluate_functions(policy: Policy, machine: MachineConfig, reward: Specific_
     env = same_step_env(count, machine, reward, function_tasks=FixedFunctionTasks(tasks))
     obs, _ = env.reset(seed=0)
     results = [TaskResult([], [], function=asked, examples=shown) for asked, shown in describe_functions(tasks)]
-    active = np.ones(count, dtype=bool)
-    while active.any():
-        actions = np.asarray(policy(obs))
-        obs, rewards, terminated, _, info = env.step(actions)
-        for i in np.flatnonzero(active):
-            results[i].instructions.append(str(env.table.instructions[actions[i]]))
-            results[i].registers.append(info["registers"][i].tolist())
-            results[i].rewards.append(float(rewards[i]))
-            if terminated[i]:
-                results[i].performance = int(info["performance"][i])
-                results[i].correct = bool(info["correct"][i])
-        active &= ~terminated
-    return Evaluation(episode, results)
+    return Evaluation(episode, roll_out(policy, env, obs, results))
 
 
 def search_policy(network: torch.nn.Module, machine: MachineConfig, reward: Specific_register_values,

@@ -166,4 +166,4 @@ class Monitor:
                          best_performance=r.best_performance, best_episode=r.best_episode,
                          first_solve=r.first_solve, first_solve_seconds=r.first_solve_seconds,
                          episodes=self._episode, seconds=self.elapsed(), program=r.first_solve_program,
-                         programs=r.first_solve_programs, curve=list(r.curve))
+                         programs=r.first_solve_programs, curve=list(r.curve), unsolved=list(r.unsolved))

@@ -23,12 +23,17 @@ class RunRecord:
         self.first_solve_programs: list[dict[str, Any]] = []  # every task's (target, reg_init, program)
         self.recent: deque[float] = deque(maxlen=perf_memory)
         self.curve: list[tuple[int, float]] = []
+        # The evaluations that did not solve every task, by episode: on a function task an evaluation can
+        # meet every example (mean performance 0) with a program wrong on some input.
+        self.unsolved: list[int] = []
 
     def observe(self, evaluation: Evaluation, model_payload: Callable[[], dict[str, Any]], elapsed: float) -> None:
         """Take in an evaluation; `model_payload` is asked for the model only when it is the best so far."""
         performance = evaluation.mean_performance
         self.recent.append(performance)
         self.curve.append((evaluation.episode, performance))
+        if evaluation.solved_fraction < 1.0:
+            self.unsolved.append(evaluation.episode)
         if performance > self.best_performance:
             self.best_performance, self.best_episode = performance, evaluation.episode
             self.best_payload = copy.deepcopy(model_payload())
@@ -58,7 +63,7 @@ class RunRecord:
                 "first_solve": -1 if self.first_solve is None else self.first_solve,
                 "first_solve_seconds": self.first_solve_seconds, "recent": list(self.recent),
                 "curve": [list(point) for point in self.curve], "first_solve_programs": self.first_solve_programs,
-                "best_payload": self.best_payload}
+                "best_payload": self.best_payload, "unsolved": list(self.unsolved)}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.best_performance, self.best_episode = state["best_performance"], state["best_episode"]
@@ -67,4 +72,6 @@ class RunRecord:
         self.first_solve_programs = state.get("first_solve_programs", [])  # likewise
         self.recent.extend(state["recent"])
         self.curve = [(int(e), float(p)) for e, p in state["curve"]]
+        # Checkpoints before it was kept: solved evaluations were those of performance 0.
+        self.unsolved = [int(e) for e in state.get("unsolved", [e for e, p in self.curve if p != 0])]
         self.best_payload = state["best_payload"]

@@ -34,6 +34,9 @@ class RunResult:
     program: list[str] = field(default_factory=list)
     programs: list[dict[str, Any]] = field(default_factory=list)
     traceback: str | None = None
+    # Episodes of the evaluations that did not solve every task (None: not recorded, as in summaries
+    # written before it was; then an evaluation of mean performance 0 counts as solved).
+    unsolved: list[int] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -56,8 +59,13 @@ class RunResult:
         evaluation after it."""
         if self.first_solve is None:
             return None
-        later = [performance for episode, performance in self.curve if episode > self.first_solve]
-        return sum(performance == 0 for performance in later) / len(later) if later else None
+        later = [(episode, performance) for episode, performance in self.curve if episode > self.first_solve]
+        if not later:
+            return None
+        if self.unsolved is None:
+            return sum(performance == 0 for _, performance in later) / len(later)
+        unsolved = set(self.unsolved)
+        return sum(episode not in unsolved for episode, _ in later) / len(later)
 
     @property
     def final_performance(self) -> float | None:

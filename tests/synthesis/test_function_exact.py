@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synthesis.function_exact import FunctionSynthesizer
-from toycorewar import ActionTable, MachineConfig
-from toycorewar.functions import Examples, Function, examples_from_pairs, parse_function, program_map
+from toycorewar import ActionTable, Examples, Function, MachineConfig, examples_from_pairs, parse_function, program_map
 
 
 def every_map(config: MachineConfig, max_length: int) -> list[np.ndarray]:

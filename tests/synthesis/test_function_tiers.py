@@ -17,8 +17,7 @@ from synthesis.function_tiers import (
     suite_optima,
 )
 from tests.synthesis.test_function_exact import brute_length, every_map
-from toycorewar import ActionTable, MachineConfig
-from toycorewar.functions import Function, parse_function, program_map
+from toycorewar import ActionTable, Function, MachineConfig, parse_function, program_map
 
 SMALL = MachineConfig(num_registers=3, n_vals=3, max_length=3)
 SUITE = "examples/function_suite.json"

@@ -31,7 +31,18 @@ def test_to_json_is_strict_json_with_every_field_but_the_traceback():
         "first_solve": 40, "episodes": 80, "seconds": 12.5, "curve": [[0, -6.0], [20, -2.0], [40, 0.0]],
         "error": None, "best_episode": 40, "first_solve_seconds": 6.25, "program": ["ld %3, r1", "stop"],
         "programs": [{"target": [3, 0, 0, 0], "reg_init": [0, 0, 0, 0], "program": ["ld %3, r1", "stop"]}],
-        "later_solved_fraction": None, "final_performance": 0.0}
+        "later_solved_fraction": None, "final_performance": 0.0, "unsolved": None}
+
+
+def test_kept_counts_the_evaluations_that_solved_every_task_when_they_are_recorded():
+    # A function task's evaluation can meet every example (mean performance 0) and still be unsolved: a
+    # program wrong on some input. With `unsolved` recorded, that one is not counted as kept.
+    result = finished_result()
+    result.curve = [(0, -6.0), (20, 0.0), (40, 0.0), (60, 0.0), (80, 0.0)]
+    result.first_solve = 20
+    assert result.later_solved_fraction == 1.0
+    result.unsolved = [0, 60]
+    assert result.later_solved_fraction == 2 / 3
 
 
 @pytest.mark.parametrize("best", [-math.inf, math.nan], ids=["-inf", "nan"])
