@@ -38,7 +38,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agents.networks import greedy_policy, network_scorer  # noqa: E402
-from benchmarks.generalization import check_training_and_budgets, mean_extra, plot, print_table, rates  # noqa: E402
+from benchmarks.generalization import (  # noqa: E402
+    check_training_and_budgets,
+    mean_extra,
+    plot,
+    print_table,
+    rates,
+    synthesizer_times,
+)
 from benchmarks.host import describe_machine  # noqa: E402
 from environment import make_reward  # noqa: E402
 from environment.function_tasks import functions_batch  # noqa: E402
@@ -188,25 +195,6 @@ def equal_rate(guided: dict, ablation: dict) -> str:
             f"({ratio})")
 
 
-def synthesizer_times(synthesizer: FunctionSynthesizer, functions: list[Function], tier: int,
-                      args: argparse.Namespace) -> str:
-    seconds, proved, spent = [], 0, 0.0
-    for function in functions:
-        if spent >= args.synth_budget:
-            break
-        start = time.perf_counter()
-        result = synthesizer.shortest_program(function, args.max_length, args.synth_limit)
-        seconds.append(time.perf_counter() - start)
-        spent += seconds[-1]
-        if result is not None:
-            proved += 1
-            if result.length != tier:
-                print(f"WARNING: the synthesizer gives length {result.length} to '{function}' of tier {tier}")
-    return (f"exact synthesizer: median {np.median(seconds) * 1000:.1f} ms, 95th percentile "
-            f"{np.percentile(seconds, 95) * 1000:.1f} ms per function ({len(seconds)} of {len(functions)} timed, "
-            f"{proved} proved within {args.synth_limit:g} s each)")
-
-
 def suite_table(machine, reward, network, checkpoint, args: argparse.Namespace, device: torch.device) -> None:
     suite = load_suite(args.suite, machine.num_registers)
     optima = suite_optima(machine, suite, args.synth_limit)
@@ -291,7 +279,8 @@ def main(argv: list[str] | None = None) -> None:
         rows += baseline_rows(machine, reward, tasks[tier], tier, args.budgets, args.seed)
         print_table(tier, len(tasks[tier]), rows, args.budgets, "functions")
         print(equal_rate(rows[1], rows[2]))
-        print(synthesizer_times(synthesizer, [t.function for t in tasks[tier]], tier, args), flush=True)
+        solve = lambda function: synthesizer.shortest_program(function, args.max_length, args.synth_limit)  # noqa: E731
+        print(synthesizer_times(solve, [t.function for t in tasks[tier]], tier, args, "function"), flush=True)
     for tier in sorted(set(tiers) - set(tables)):
         print(f"\ntier {tier}: no held-out function drawn (none proved within {args.synth_limit:g} s)")
     suite_table(machine, reward, network, checkpoint, args, device)

@@ -192,22 +192,23 @@ def baseline_rows(machine, reward, targets: np.ndarray, tier: int, budgets: list
     return [ablation, randomly, beam]
 
 
-def synthesizer_times(synthesizer: Synthesizer, targets: np.ndarray, tier: int, args: argparse.Namespace) -> str:
-    """The exact synthesizer on the tier's targets in order, until --synth-budget seconds are spent."""
+def synthesizer_times(solve, tasks: list, tier: int, args: argparse.Namespace, what: str = "target") -> str:
+    """The exact synthesizer (`solve(task)`: its result or None when not proved in time) on the tier's
+    tasks in order, until --synth-budget seconds are spent."""
     seconds, proved, spent = [], 0, 0.0
-    for target in targets:
+    for task in tasks:
         if spent >= args.synth_budget:
             break
         start = time.perf_counter()
-        result = synthesizer.shortest_program(target.tolist(), None, args.max_length, args.synth_limit)
+        result = solve(task)
         seconds.append(time.perf_counter() - start)
         spent += seconds[-1]
         if result is not None:
             proved += 1
             if result.length != tier:
-                print(f"WARNING: the synthesizer gives length {result.length} to {target.tolist()} of tier {tier}")
+                print(f"WARNING: the synthesizer gives length {result.length} to {task} of tier {tier}")
     return (f"exact synthesizer: median {np.median(seconds) * 1000:.1f} ms, 95th percentile "
-            f"{np.percentile(seconds, 95) * 1000:.1f} ms per target ({len(seconds)} of {len(targets)} timed, "
+            f"{np.percentile(seconds, 95) * 1000:.1f} ms per {what} ({len(seconds)} of {len(tasks)} timed, "
             f"{proved} proved within {args.synth_limit:g} s each)")
 
 
@@ -283,7 +284,8 @@ def main() -> None:
         targets = tiers[tier].targets
         rows += baseline_rows(machine, reward, targets, tier, args.budgets, args.seed)
         print_table(tier, len(targets), rows, args.budgets)
-        print(synthesizer_times(synthesizer, targets, tier, args), flush=True)
+        solve = lambda target: synthesizer.shortest_program(target, None, args.max_length, args.synth_limit)  # noqa: E731
+        print(synthesizer_times(solve, [t.tolist() for t in targets], tier, args), flush=True)
     for tier in sorted(set(tiers) - set(tables)):
         print(f"\ntier {tier}: no held-out target drawn")
     plot(tables, args.budgets, args.png)

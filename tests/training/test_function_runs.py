@@ -159,3 +159,13 @@ def test_expert_iteration_searches_function_tasks_and_learns_from_correct_progra
     assert expert["rounds"] == 2 and expert["solved"] > 0
     stored = expert["buffer"]["arrays"]
     assert stored["registers"].shape[1:] == (4, 4) and stored["matters"].shape[1:] == (4, 4)
+
+
+def test_evaluation_by_guided_search_writes_correct_programs_of_function_tasks(tmp_path):
+    # search_budget: each evaluation task's program is the one guided search finds, checked on every input.
+    run = {**function_run("f", "DQN", {"functions": ["r1 = r1 + r2; r2 = r1 - r2"]}, episodes=8),
+           "search_budget": 200}
+    result = train_run(run, config_with(), str(tmp_path / "run"), str(tmp_path / "tensorboard"), seed=1)
+    assert result.status == "finished", result.traceback
+    log = evaluation_logs(tmp_path / "run")[8]
+    assert "(correct on every input)" in log and "Solved: 1/1" in log
