@@ -21,7 +21,6 @@ from training.cli import ArgumentParser, check_name, fail, stop_on_signals
 from training.config import Config, ConfigError, Run, load_config, parse_training
 from training.files import ExperimentLock, claim_experiment_folders, read_json, write_json
 from training.result import RunResult
-from training.run import resume_problem, train_run
 
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 
@@ -85,6 +84,8 @@ def resume_plan(runs: list[Run], config: Config, raw_runs: dict[str, dict], expe
     """Per run, whether --resume continues it from its models/last. A models/last that cannot be
     resumed (damaged, another agent or network) is bad input, found before anything is changed; a
     missing one restarts its run from the beginning, and says so."""
+    from training.run import resume_problem  # torch: only once the input files are known good
+
     plan = {}
     for run in runs:
         last = experiment / run.folder / "models" / "last"
@@ -130,6 +131,8 @@ def run_jobs(runs: list[Run], config: Config, args: Any, experiment: Path, tenso
 
 
 def run_here(tasks: list[dict]) -> list[RunResult]:
+    from training.run import train_run  # torch loads here, after every check: bad input is refused at once
+
     results = []
     try:
         for task in tasks:

@@ -1,30 +1,32 @@
 """Function tasks (docs/functions.md): a generalist trained on random functions, measured on held-out ones.
 
-    python benchmarks/functions.py [--preset Generalist] [--minutes 30 | --episodes N] [--max-length 5]
-        [--length L] [--hard 0] [--per-tier 100] [--examples 4] [--budgets 1,10,100,1000] [--seed 2026]
-        [--synth-limit 10] [--synth-budget 120] [--suite examples/function_suite.json]
+    python benchmarks/functions.py [--preset Generalist] [--set NAME=VALUE] [--minutes 30 | --episodes N]
+        [--max-length 5] [--length L] [--hard 0] [--per-tier 100] [--examples 4] [--budgets 1,10,100,1000] [--seed 2026]
+        [--synth-limit 10] [--synth-budget 120] [--draw-budget S] [--suite examples/function_suite.json]
         [--overfit-functions 200] [--overfit-budget 100] [--png PATH] [--threads N] [--device cpu|cuda|auto]
 
 Draws the held-out tiers first: --per-tier functions of each optimal length 1..MAX_LENGTH (the function
-synthesizer's, each candidate proved within --synth-limit seconds; synthesis/function_tiers.py, seed
---seed), with what drawing them cost. Trains --preset on random functions (`{"functions": {"solvable":
-L, "held_out": "tiers"}}`: the function of a random program of L instructions each episode, never a
-held-out one) for --minutes or --episodes. Then, per tier, every method scored *correct on every
-input* (decided exactly, never by sampling), each function shown --examples examples drawn from the
-seed: the greedy program, guided search at each budget (expansions), the no-network ablation
-(best-first on the reward), random search and beam search on the reward; mean length above optimal;
-the expansions guided search and the ablation need at an equal solve rate; the exact synthesizer's
-time per function (median, 95th percentile; --synth-limit a function, --synth-budget a tier). Then the
-named suite (--suite): each function's optimum proved by the synthesizer and guided search's program
-at the largest budget, and whether it is correct. Last, over-fitting: for K = 1..6 examples, of the
-programs guided search (and the ablation) find that meet the K examples shown (--overfit-budget
-expansions, no function given to the search), the share wrong on some input. The figure (solve rate
-against budget, one panel per tier) goes to --png.
+synthesizer's, each candidate proved within --synth-limit seconds by --threads processes at once;
+synthesis/function_tiers.py, seed --seed; a tier whose draw takes --draw-budget seconds keeps the
+functions found by then, as printed), with what drawing them cost. Trains --preset on random functions
+(`{"functions": {"solvable": L, "held_out": "tiers"}}`: the function of a random program of L
+instructions each episode, never a held-out one) for --minutes or --episodes. Then, per tier, every
+method scored *correct on every input* (decided exactly, never by sampling), each function shown
+--examples examples drawn from the seed: the greedy program, guided search at each budget (expansions),
+the no-network ablation (best-first on the reward), random search and beam search on the reward; mean
+length above optimal; the expansions guided search and the ablation need at an equal solve rate; the
+exact synthesizer's time per function (median, 95th percentile; --synth-limit a function, --synth-budget
+a tier). Then the named suite (--suite): each function's optimum proved by the synthesizer and guided
+search's program at the largest budget, and whether it is correct. Last, over-fitting: for K = 1..6
+examples, of the programs guided search (and the ablation) find that meet the K examples shown
+(--overfit-budget expansions, no function given to the search), the share wrong on some input. The
+figure (solve rate against budget, one panel per tier) goes to --png.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -54,7 +56,7 @@ from synthesis.function_tiers import FUNCTION_TIER_LIMIT, heldout_function_tiers
 from synthesis.search import FunctionTask, beam_search, guided_search, random_search, reward_first_search  # noqa: E402
 from toycorewar import Function, program_map  # noqa: E402
 from training.checkpoints import load_network  # noqa: E402
-from training.config import load_config, parse_config  # noqa: E402
+from training.config import ConfigError, load_config, parse_config  # noqa: E402
 from training.context import select_device  # noqa: E402
 from training.evaluation import evaluate_functions  # noqa: E402
 from training.run import train_run  # noqa: E402
@@ -69,6 +71,9 @@ OVERFIT_EXAMPLES = (1, 2, 3, 4, 5, 6)
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="Generalist", help="preset of config.json to train (default Generalist)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter of the preset changed for this benchmark (a JSON value; repeatable), "
+                        "e.g. --set learning_freq=32")
     parser.add_argument("--episodes", type=int, help="training episodes (default 30000)")
     parser.add_argument("--minutes", type=float, help="training time instead of a number of episodes")
     parser.add_argument("--length", type=int, help="length of the training programs (default MAX_LENGTH)")
@@ -82,6 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--synth-limit", type=float, default=FUNCTION_TIER_LIMIT,
                         help=f"synthesizer seconds per function (default {FUNCTION_TIER_LIMIT:g})")
     parser.add_argument("--synth-budget", type=float, default=120.0, help="synthesizer seconds per tier (default 120)")
+    parser.add_argument("--draw-budget", type=float, default=None,
+                        help="seconds each held-out tier's draw may take (default: no limit)")
     parser.add_argument("--suite", default=str(ROOT / "examples" / "function_suite.json"),
                         help="the named functions (default examples/function_suite.json)")
     parser.add_argument("--overfit-functions", type=int, default=200,
@@ -89,7 +96,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overfit-budget", type=int, default=100, help="expansions of its searches (default 100)")
     parser.add_argument("--png", default=str(Path(tempfile.gettempdir()) / "functions.png"),
                         help="where the figure goes (default functions.png in the temporary folder)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="torch threads, and processes proving the held-out tiers (default: all cores)")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="device (default cpu)")
     args = parser.parse_args(argv)
     for flag in ("episodes", "length", "per_tier", "examples", "max_length", "threads", "overfit_functions",
@@ -97,7 +105,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         value = getattr(args, flag)
         if value is not None and value < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
-    for flag in ("minutes", "synth_limit", "synth_budget"):
+    for flag in ("minutes", "synth_limit", "synth_budget", "draw_budget"):
         value = getattr(args, flag)
         if value is not None and value <= 0:
             parser.error(f"--{flag.replace('_', '-')} must be positive, got {value}")
@@ -106,14 +114,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--suite {args.suite}: no such file")
     if not Path(args.png).parent.is_dir():
         parser.error(f"--png {args.png}: no such folder")
+    args.overrides = {}
+    for item in args.set:
+        name, equals, text = item.partition("=")
+        if not equals or not name.strip():
+            parser.error(f"--set {item}: expected NAME=VALUE, e.g. learning_freq=32")
+        try:
+            args.overrides[name.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            args.overrides[name.strip()] = text
+    try:
+        parse_config(benchmark_config(args))  # the preset exists, and its changed parameters are valid
+    except ConfigError as error:
+        parser.error(str(error))
     return args
 
 
 def benchmark_config(args: argparse.Namespace) -> dict:
-    """config.json with the benchmark's machine, its held-out tiers as the evaluation set, no logs."""
+    """config.json with the benchmark's machine, its held-out tiers as the evaluation set, no logs, and the
+    preset's parameters changed by --set."""
     config = load_config(ROOT / "config.json").to_json()
     if args.preset not in config["presets"]:
-        raise SystemExit(f"--preset: unknown preset {args.preset}; config.json has {', '.join(config['presets'])}")
+        raise ConfigError(f"--preset: unknown preset {args.preset}; config.json has {', '.join(config['presets'])}")
+    config["presets"][args.preset]["parameters"].update(args.overrides)
     config["settings"]["toy_corewar"].update(MAX_LENGTH=args.max_length)
     config["settings"].update(EVAL_TARGETS=args.per_tier, EVAL_SEED=args.seed, EXAMPLES=args.examples,
                               LOG_FREQ=10**9, SAVE_FREQ=0, DEVICE=args.device)
@@ -132,7 +155,8 @@ def train(config: dict, args: argparse.Namespace, folder: Path) -> Path:
                        max_seconds=None if args.minutes is None else args.minutes * 60)
     if result.status != "finished":
         raise SystemExit(f"training failed: {result.error}")
-    print(f"trained {args.preset}: {result.episodes} episodes in {result.seconds:.0f} s", flush=True)
+    changed = "".join(f", {name} {value}" for name, value in args.overrides.items())
+    print(f"trained {args.preset}{changed}: {result.episodes} episodes in {result.seconds:.0f} s", flush=True)
     return folder / "run" / "models" / "last"
 
 
@@ -256,14 +280,17 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.examples} examples an episode")
     started = time.perf_counter()
     # The same draw as the training run's evaluation set (heldout_function_tiers remembers it for the process).
-    tiers = heldout_function_tiers(machine, args.per_tier, args.seed, time_limit=args.synth_limit)
-    print(f"held-out tiers (seed {args.seed}, {args.per_tier} per tier, each proved within {args.synth_limit:g} s) "
-          f"drawn in {time.perf_counter() - started:.1f} s")
+    tiers = heldout_function_tiers(machine, args.per_tier, args.seed, time_limit=args.synth_limit,
+                                   workers=args.threads, budget=args.draw_budget)
+    print(f"held-out tiers (seed {args.seed}, {args.per_tier} per tier, each proved within {args.synth_limit:g} s, "
+          f"{args.threads} proving process{'es' if args.threads > 1 else ''}) drawn in "
+          f"{time.perf_counter() - started:.1f} s")
     for tier, draw in tiers.items():
         proofs = (f", proofs median {np.median(draw.proofs) * 1000:.1f} ms, 95th percentile "
                   f"{np.percentile(draw.proofs, 95) * 1000:.1f} ms" if draw.proofs else "")
         print(f"  tier {tier}: {len(draw.functions)} functions from {draw.candidates} random programs in "
-              f"{draw.seconds:.1f} s ({len(draw.proofs)} synthesizer searches{proofs}, {draw.unproved} unproved)")
+              f"{draw.seconds:.1f} s ({len(draw.proofs)} synthesizer searches{proofs}, {draw.unproved} unproved"
+              f"{'; stopped by --draw-budget' if draw.out_of_budget else ''})")
     device = select_device(args.device)
     tasks = {tier: shown(draw.functions, args.examples, [EXAMPLES_SEED, tier])
              for tier, draw in tiers.items() if draw.functions}

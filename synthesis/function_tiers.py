@@ -7,14 +7,21 @@ random programs of k instructions (never stop; the assigned registers are those 
 no program of fewer instructions computes it. Cheap tests drop a program before any search: one that
 changes nothing, one whose function was drawn or excluded before, and one with a dead write (a
 register written again before anything reads it: without the first write the program computes the
-same map in fewer instructions). Without a time limit a draw depends on its seed alone.
+same map in fewer instructions). Without a time limit a draw depends on its seed alone, whatever the
+number of `workers`: with several, the proofs of consecutive candidates run in parallel processes and
+their verdicts are taken in the candidates' order (the proofs of tier 8 at `MAX_LENGTH` 8 take seconds
+each: docs/functions.md).
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +37,7 @@ FIRST_BATCH, LAST_BATCH = 256, 1 << 14  # random programs per batch: doubling, s
 # Seconds the synthesizer may spend proving one candidate of a run's held-out tiers (`"held_out": "tiers"`):
 # beyond MAX_LENGTH 5 some proofs take longer (docs/functions.md); a candidate not proved in time is dropped.
 FUNCTION_TIER_LIMIT = 10.0
+_DRAWN: dict[tuple, dict[int, FunctionTierDraw]] = {}  # heldout_function_tiers' draws, the last 8 asked for
 
 
 @dataclass
@@ -42,6 +50,7 @@ class FunctionTierDraw:
     proofs: list[float] = field(default_factory=list)  # seconds of each synthesizer search run
     unproved: int = 0  # candidates the synthesizer could not settle within the time limit
     seconds: float = 0.0
+    out_of_budget: bool = False  # stopped by the draw's time budget, before `count` functions
 
 
 @dataclass
@@ -58,11 +67,13 @@ class SuiteOptimum:
 def draw_function_tier(machine: MachineConfig, length: int, count: int, seed: int,
                        exclude: Iterable[Function | bytes] = (), time_limit: float | None = None,
                        synthesizer: FunctionSynthesizer | None = None,
-                       max_candidates: int = 10_000_000) -> FunctionTierDraw:
+                       max_candidates: int = 10_000_000, workers: int = 1,
+                       budget: float | None = None) -> FunctionTierDraw:
     """`count` distinct functions of optimal length exactly `length` (≥ 1), none in `exclude`,
     reproducible from `seed` (without a time limit). Fewer when random programs yield no more:
     after `max_candidates` of them, or after a drought 20 times the mean gap between the functions
-    found so far (at least 100,000 programs)."""
+    found so far (at least 100,000 programs); and when the draw has taken `budget` seconds (the
+    functions found by then, in the same order). `workers` processes prove candidates at once."""
     if length < 1:
         raise ValueError(f"a tier's length is at least 1 (no function has optimal length 0), got {length}")
     started = time.perf_counter()
@@ -71,42 +82,106 @@ def draw_function_tier(machine: MachineConfig, length: int, count: int, seed: in
     taken = {item if isinstance(item, bytes) else function_key(item) for item in exclude}
     draw = FunctionTierDraw(length, [])
     batch, last_found = FIRST_BATCH, 0
-    while len(draw.functions) < count and draw.candidates < max_candidates:
-        if draw.functions and draw.candidates - last_found >= max(100_000, 20 * last_found // len(draw.functions)):
-            break
-        size = min(batch, max_candidates - draw.candidates)
-        batch = min(2 * batch, LAST_BATCH)
-        draw.candidates += size
-        programs = rng.integers(0, synthesizer.table.stop_action, size=(size, length))
-        programs = programs[_without_dead_writes(synthesizer.table, programs)]
-        for matrix, offset in zip(*_maps(synthesizer.table, programs), strict=True):
-            function = Function.of_map(AffineMap(matrix, offset))
-            key = function_key(function)
-            if not function.assigned.any() or key in taken:
-                continue
-            taken.add(key)  # a function is tried once, kept or not
-            proof = time.perf_counter()
-            shorter = synthesizer.shorter_than(function, length, time_limit)
-            draw.proofs.append(time.perf_counter() - proof)
-            draw.unproved += shorter is None
-            if shorter is False:
-                draw.functions.append(function)
-                last_found = draw.candidates
-                if len(draw.functions) == count:
+    with _provers(synthesizer, workers) as prove:
+        while len(draw.functions) < count and draw.candidates < max_candidates and not draw.out_of_budget:
+            if draw.functions and draw.candidates - last_found >= max(100_000, 20 * last_found // len(draw.functions)):
+                break
+            size = min(batch, max_candidates - draw.candidates)
+            batch = min(2 * batch, LAST_BATCH)
+            draw.candidates += size
+            programs = rng.integers(0, synthesizer.table.stop_action, size=(size, length))
+            programs = programs[_without_dead_writes(synthesizer.table, programs)]
+            candidates = []
+            for matrix, offset in zip(*_maps(synthesizer.table, programs), strict=True):
+                function = Function.of_map(AffineMap(matrix, offset))
+                key = function_key(function)
+                if function.assigned.any() and key not in taken:
+                    taken.add(key)  # a function is tried once, kept or not
+                    candidates.append(function)
+            verdicts = prove(candidates, length, time_limit)
+            for function, (shorter, seconds) in zip(candidates, verdicts, strict=False):
+                draw.proofs.append(seconds)
+                draw.unproved += shorter is None
+                if shorter is False:
+                    draw.functions.append(function)
+                    last_found = draw.candidates
+                    if len(draw.functions) == count:
+                        break
+                if budget is not None and time.perf_counter() - started > budget:
+                    draw.out_of_budget = True
                     break
+            verdicts.close()
     draw.seconds = time.perf_counter() - started
     return draw
 
 
+Verdicts = Iterator[tuple[bool | None, float]]  # per candidate: shorter_than's answer, and its seconds
+
+
+@contextmanager
+def _provers(synthesizer: FunctionSynthesizer, workers: int) -> Iterator:
+    """A function (candidates, length, time_limit) -> their verdicts, lazily and in order: computed here,
+    or, with several workers, by that many processes, at most `workers` proofs ahead of the one taken
+    (so that a draw that stops early wastes at most that many)."""
+    if workers <= 1:
+        yield lambda candidates, length, limit: (_timed(synthesizer, f, length, limit) for f in candidates)
+        return
+    context = multiprocessing.get_context("spawn")  # never fork a process that holds torch's threads
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(synthesizer.config,)) as pool:
+        def verdicts(candidates: list[Function], length: int, limit: float | None) -> Verdicts:
+            pending, queue = deque(), iter(candidates)
+            try:
+                for function in queue:
+                    pending.append(pool.submit(_prove, function, length, limit))
+                    if len(pending) == workers:
+                        break
+                while pending:
+                    yield pending.popleft().result()
+                    for function in queue:
+                        pending.append(pool.submit(_prove, function, length, limit))
+                        break
+            finally:
+                for future in pending:
+                    future.cancel()
+        yield verdicts
+
+
+def _timed(synthesizer: FunctionSynthesizer, function: Function, length: int, limit: float | None
+           ) -> tuple[bool | None, float]:
+    started = time.perf_counter()
+    shorter = synthesizer.shorter_than(function, length, limit)
+    return shorter, time.perf_counter() - started
+
+
+_WORKER: list[FunctionSynthesizer] = []  # a proving process's synthesizer, built once
+
+
+def _start_worker(machine: MachineConfig) -> None:
+    _WORKER.append(FunctionSynthesizer(machine))
+
+
+def _prove(function: Function, length: int, limit: float | None) -> tuple[bool | None, float]:
+    return _timed(_WORKER[0], function, length, limit)
+
+
 def heldout_function_tiers(machine: MachineConfig, per_tier: int, seed: int, lengths: tuple[int, ...] | None = None,
-                           time_limit: float | None = None) -> dict[int, FunctionTierDraw]:
+                           time_limit: float | None = None, workers: int = 1,
+                           budget: float | None = None) -> dict[int, FunctionTierDraw]:
     """For each length (default 1..MAX_LENGTH) its draw of `per_tier` functions, each tier from its
-    own stream of `seed`. Remembered for the process, so that a benchmark and the training run it
-    starts, asking for the same tiers, get the same draws."""
+    own stream of `seed` (`workers` processes proving, each tier's draw within `budget` seconds).
+    Remembered for the process, so that a benchmark and the training run it starts, asking for the
+    same tiers, get the same draws: the first draw asked for, whatever its workers and budget."""
     lengths = tuple(range(1, machine.max_length + 1)) if lengths is None else tuple(lengths)
-    draws = _heldout_function_tiers(machine, per_tier, seed, lengths, time_limit)
-    return {k: FunctionTierDraw(d.length, list(d.functions), d.candidates, list(d.proofs), d.unproved, d.seconds)
-            for k, d in draws.items()}
+    key = (machine, per_tier, seed, lengths, time_limit)
+    if key not in _DRAWN:
+        while len(_DRAWN) >= 8:
+            _DRAWN.pop(next(iter(_DRAWN)))
+        _DRAWN[key] = {k: draw_function_tier(machine, k, per_tier, seed, time_limit=time_limit, workers=workers,
+                                             budget=budget) for k in lengths}
+    draws = _DRAWN[key]
+    return {k: FunctionTierDraw(d.length, list(d.functions), d.candidates, list(d.proofs), d.unproved, d.seconds,
+                                d.out_of_budget) for k, d in draws.items()}
 
 
 def function_tier_tasks(machine: MachineConfig, per_tier: int, seed: int,
@@ -162,12 +237,6 @@ def suite_optima(machine: MachineConfig, suite: list[tuple[str, Function]], time
         optima.append(SuiteOptimum(name, function, None if result is None else result.length, result is not None,
                                    time.perf_counter() - started))
     return optima
-
-
-@lru_cache(maxsize=8)
-def _heldout_function_tiers(machine: MachineConfig, per_tier: int, seed: int, lengths: tuple[int, ...],
-                            time_limit: float | None) -> dict[int, FunctionTierDraw]:
-    return {k: draw_function_tier(machine, k, per_tier, seed, time_limit=time_limit) for k in lengths}
 
 
 @lru_cache(maxsize=2)

@@ -26,10 +26,10 @@ def test_every_table_on_a_tiny_budget(tmp_path):
                                  {"name": "add 100", "function": "r1 = r1 + 100"}]))
     result = run_script("--episodes", "30", "--per-tier", "3", "--budgets", "1,10", "--max-length", "3",
                         "--threads", "1", "--suite", str(suite), "--overfit-functions", "4", "--overfit-budget", "5",
-                        "--png", str(png))
+                        "--png", str(png), "--set", "learning_freq=32", "--draw-budget", "60")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "trained Generalist: " in out and "each proved within 10 s" in out
+    assert "trained Generalist, learning_freq 32: " in out and "each proved within 10 s" in out
     tables = out.split("\ntier ")[1:]
     assert [table.split(":")[0] for table in tables] == ["1", "2", "3"]
     for tier, table in enumerate(tables, start=1):
@@ -56,6 +56,11 @@ def test_every_table_on_a_tiny_budget(tmp_path):
     (("--budgets", "1,x"), "--budgets must be integers"),
     (("--suite", "no/such.json"), "no such file"),
     (("--synth-limit", "0"), "--synth-limit must be positive"),
+    (("--draw-budget", "-1"), "--draw-budget must be positive"),
+    (("--set", "learning_freq"), "expected NAME=VALUE"),
+    (("--set", "learning_freq=fast"), "learning_freq"),
+    (("--set", "no_such_parameter=1"), "no_such_parameter"),
+    (("--preset", "Nope"), "unknown preset Nope"),
 ])
 def test_bad_flags_are_refused_in_one_line(args, message):
     result = run_script(*args)

@@ -3,13 +3,15 @@ field, no traceback, nothing written (docs/reference.md §7: every error is foun
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from experiment_files import assert_one_line_error, run_main, tiny_config, tiny_run, write_inputs
+from experiment_files import ROOT, assert_one_line_error, run_main, tiny_config, tiny_run, write_inputs
 
 from training.config import ConfigError, load_config, load_training
 
@@ -195,3 +197,14 @@ def test_an_unknown_key_with_a_newline_in_it_is_still_one_line(tmp_path):
     write_inputs(tmp_path, runs(), config)
     line = assert_one_line_error(run_main(tmp_path, "bad"))
     assert "config.json" in line and "A\\r\\nB\\u2028" in line and "unknown key" in line
+
+
+def test_a_refusal_is_made_before_torch_is_loaded(tmp_path):
+    # Bad input is refused at once: main.py loads torch (seconds) only once every input is known good.
+    CASES["gamma_above_1"][0](tmp_path)
+    probe = ("import sys, main\ntry:\n    code = main.main(['bad'])\nexcept SystemExit as stop:\n    code = stop.code\n"
+             "sys.stderr.write('torch loaded' if 'torch' in sys.modules else 'torch never loaded')\nsys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2 and "config.json" in result.stderr, result.stderr
+    assert result.stderr.endswith("torch never loaded"), result.stderr

@@ -43,6 +43,23 @@ def test_a_draw_depends_on_its_seed_alone():
     assert [function_key(f) for f in first.functions] != [function_key(f) for f in other.functions]
 
 
+def test_parallel_proofs_draw_the_same_functions_with_the_same_counts():
+    serial = draw_function_tier(SMALL, 3, 8, seed=5)
+    parallel = draw_function_tier(SMALL, 3, 8, seed=5, workers=2)
+    assert [function_key(f) for f in parallel.functions] == [function_key(f) for f in serial.functions]
+    assert (parallel.candidates, len(parallel.proofs), parallel.unproved) == \
+        (serial.candidates, len(serial.proofs), serial.unproved)
+
+
+def test_a_draw_out_of_budget_keeps_the_functions_found_by_then_in_order():
+    full = draw_function_tier(MachineConfig(), 4, 30, seed=3)
+    short = draw_function_tier(MachineConfig(), 4, 30, seed=3, budget=0.0)
+    assert short.out_of_budget and not full.out_of_budget and len(full.functions) == 30
+    assert len(short.proofs) == 1 and len(short.functions) <= 1  # the budget is looked at after each proof
+    kept = len(short.functions)
+    assert [function_key(f) for f in short.functions] == [function_key(f) for f in full.functions[:kept]]
+
+
 def test_excluded_functions_are_never_drawn():
     held_out = draw_function_tier(SMALL, 2, 10, seed=1).functions
     keys = {function_key(f) for f in held_out}
