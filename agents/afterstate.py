@@ -51,6 +51,16 @@ class AfterstateQNetwork(nn.Module):
         self.reward = make_reward(reward_func, reward_settings)
         self.reward_scale = float(reward_scale)
         self.register_buffer("all_actions", torch.arange(machine.num_actions), persistent=False)
+        # Actions that write the same value into the same register whatever the registers (add r1, r2, r3
+        # and add r2, r1, r3; sub rA, rA, rX for every A) lead to the same afterstate: Q of every action is
+        # computed once per class, on its first action (stop is a class of its own).
+        stop = (self.all_actions == table.stop_action).float().unsqueeze(0)
+        effect = torch.cat([self.dest.float().unsqueeze(0), stop, self.mixing, self.const.unsqueeze(0)]).T
+        _, action_class = torch.unique(effect, dim=0, return_inverse=True)
+        first = torch.full((int(action_class.max()) + 1,), machine.num_actions).scatter_reduce(
+            0, action_class, self.all_actions, reduce="amin")
+        self.register_buffer("distinct_actions", first, persistent=False)
+        self.register_buffer("action_class", action_class, persistent=False)
         self.register_buffer("offsets", torch.arange(r) * 256, persistent=False)
         pairs = torch.cartesian_prod(torch.arange(r), torch.arange(r))
         self.register_buffer("pair_a", pairs[:, 0].contiguous(), persistent=False)
@@ -99,33 +109,73 @@ class AfterstateQNetwork(nn.Module):
         [B, E, K]): one instruction that makes it right on every example where it matters."""
         r = self.num_registers
         free = None if matters is None else ~matters.bool()  # a register is right where it does not matter
+        loads = target < self.n_vals if free is None else self.loadable(target, matters)
+        # Values as bytes: their sums and differences wrap modulo 256 as the machine's do (and cost less).
+        registers, target, written = (x.to(torch.uint8) for x in (registers, target, written))
 
         def everywhere(hits: torch.Tensor, free: torch.Tensor | None) -> torch.Tensor:
             """A candidate counts when it is right on every example (axis 1 with examples)."""
             return hits if free is None else (hits | free).all(dim=1)
 
-        pair_free, value_free = (None, None) if free is None else (free.unsqueeze(-1), free.unsqueeze(-2))
-        goal = target.unsqueeze(-1)  # [B, (E,) R(j), 1]
-        # Candidates that do not involve register d survive its being overwritten: [B, j, d].
-        sums = torch.remainder(registers[..., self.pair_a] + registers[..., self.pair_b], 256).unsqueeze(-2)
-        differences = torch.remainder(registers[..., self.pair_a] - registers[..., self.pair_b], 256).unsqueeze(-2)
-        pair_hits = everywhere(sums == goal, pair_free) | everywhere(differences == goal, pair_free)  # [B, j, P]
-        copies = everywhere(registers.unsqueeze(-2) == goal, pair_free)  # [B, j, a]
-        kept = (pair_hits.float() @ self.pairs_without.T > 0) | (copies.float() @ self.others > 0)
-        kept = kept | (target < self.n_vals if free is None else self.loadable(target, matters)).unsqueeze(2)
+        value_free = None if free is None else free.unsqueeze(-2)
+        kept = self.kept(registers, target, loads, free)
         old = kept.transpose(1, 2).gather(1, dest.unsqueeze(2).expand(-1, -1, r))  # [B, K, j]
         # Candidates that involve the written value.
         goal_k = target.unsqueeze(-2)  # [B, (E,) 1, j]
         v = written.unsqueeze(-1)  # [B, (E,) K, 1]
-        new = (everywhere(v == goal_k, value_free) | everywhere(torch.remainder(2 * v, 256) == goal_k, value_free)
+        new = (everywhere(v == goal_k, value_free) | everywhere(v + v == goal_k, value_free)
                | everywhere(goal_k == 0, value_free))
         for b in range(r):
             other = registers[..., b, None, None]
-            hit = (everywhere(torch.remainder(v + other, 256) == goal_k, value_free)
-                   | everywhere(torch.remainder(v - other, 256) == goal_k, value_free)
-                   | everywhere(torch.remainder(other - v, 256) == goal_k, value_free))
+            hit = (everywhere(v + other == goal_k, value_free) | everywhere(v - other == goal_k, value_free)
+                   | everywhere(other - v == goal_k, value_free))
             new = new | (hit & (dest != b).unsqueeze(2))
         return old | new
+
+    def reach_masks(self, registers: torch.Tensor, target: torch.Tensor, dest: torch.Tensor,
+                    written: torch.Tensor) -> torch.Tensor:
+        """`reachable` of a constant task as bit masks [B, K] (bit j: register j), from tables: which
+        registers one instruction makes right after writing each value v in 0..255 into each register
+        d, [B, R(d), 256], then one gather per action. Cheaper than `reachable` when K is large."""
+        r, device = self.num_registers, registers.device
+        loads = target < self.n_vals
+        registers, target = registers.to(torch.uint8), target.to(torch.uint8)  # sums wrap modulo 256 as bytes
+        kept = self.kept(registers, target, loads)  # [B, j, d]
+        batch, goal, other = len(target), target.unsqueeze(2), registers.unsqueeze(1)  # [B, j, 1], [B, 1, b]
+        # With v written into d, one instruction makes register j right when v is one of these values:
+        # by v and another register b (v + b, v − b, b − v; b not d, which now holds v) ...
+        pairs = torch.zeros(batch, r, r, 256, dtype=torch.bool, device=device)  # [B, j, b, v]
+        pairs.scatter_(3, torch.stack([goal - other, goal + other, other - goal], dim=3).long(), True)
+        hits = pairs.sum(dim=2, keepdim=True, dtype=torch.uint8)  # how many b work, [B, j, 1, v]
+        # ... or alone: a copy of v, v + v, or clearing j (its target 0: every v).
+        direct = torch.zeros(batch, r, 256, dtype=torch.bool, device=device)  # [B, j, v]
+        halves = torch.cat([goal // 2, goal // 2 + 128], dim=2).long()  # v + v = target when it is even
+        direct.scatter_(2, halves, (goal % 2 == 0).expand(-1, -1, 2))
+        direct.scatter_(2, goal.long(), True)
+        direct |= goal == 0
+        new = direct.unsqueeze(2) | (hits > pairs)  # [B, j, d, v]
+        bits = (1 << torch.arange(r, device=device, dtype=torch.int32)).view(1, -1, 1)  # R ≤ 16 bits
+        new_masks = (new.flatten(2) * bits).sum(dim=1, dtype=torch.int32)  # [B, d·256 + v]
+        old_masks = (kept * bits).sum(dim=1, dtype=torch.int32)  # [B, d]
+        return (old_masks.gather(1, dest) | new_masks.gather(1, dest * 256 + written)).long()
+
+    def kept(self, registers: torch.Tensor, target: torch.Tensor, loads: torch.Tensor,
+             free: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, j, d]: whether one instruction that does not read register d makes register j right (a
+        load, a copy, a sum or difference of two registers): it still does once d is overwritten.
+        Registers and target as bytes; with `free` ([B, E, R], a function task) on every example."""
+
+        def everywhere(hits: torch.Tensor, free: torch.Tensor | None) -> torch.Tensor:
+            return hits if free is None else (hits | free).all(dim=1)
+
+        pair_free = None if free is None else free.unsqueeze(-1)
+        goal = target.unsqueeze(-1)  # [B, (E,) R(j), 1]
+        sums = (registers[..., self.pair_a] + registers[..., self.pair_b]).unsqueeze(-2)
+        differences = (registers[..., self.pair_a] - registers[..., self.pair_b]).unsqueeze(-2)
+        pair_hits = everywhere(sums == goal, pair_free) | everywhere(differences == goal, pair_free)  # [B, j, P]
+        copies = everywhere(registers.unsqueeze(-2) == goal, pair_free)  # [B, j, a]
+        kept = (pair_hits.float() @ self.pairs_without.T > 0) | (copies.float() @ self.others > 0)
+        return kept | loads.unsqueeze(2)
 
     def loadable(self, target: torch.Tensor, matters: torch.Tensor) -> torch.Tensor:
         """[B, R] of targets and matters [B, E, R]: whether one load makes a register right on every
@@ -156,40 +206,92 @@ class AfterstateQNetwork(nn.Module):
         """Q [B, K] of `actions` [B, K] (every action when None): the exact reward + V of the state the
         action leads to (0 when it ends the program). `matters` [B, E, R] on a function task.
 
-        An action changes one register, so V's first layer is the state's, with the written register's
-        vectors swapped: [B, K, hidden] gathers, not a pass over a copy of the registers per action.
+        In a state with one instruction left every action ends the program: its Q is the reward alone,
+        and V is computed only for the other states (each row's values are its own, so a batch gives
+        every row what it would give alone); actions with the same effect share one computation.
         """
         registers, target, matters = example_inputs(self.examples, registers, target, matters)
-        if matters is not None:
-            return self.example_action_values(program, registers.long(), target.long(), matters.bool(), actions)
         registers, target = registers.long(), target.long()
-        batch = registers.shape[0]
-        if actions is None:
-            actions = self.all_actions.expand(batch, -1)
-        dest = self.dest[actions]
+        matters = None if matters is None else matters.bool()
+        if actions is None:  # every action: one per class of actions with the same effect
+            q = self.action_values(program, registers, target, matters,
+                                   self.distinct_actions.expand(registers.shape[0], -1))
+            return q[:, self.action_class]
+        last = (program != self.empty_slot).sum(dim=1) + 1 >= self.max_length
+        if not last.any():
+            return self.afterstate_values(program, registers, target, matters, actions)
+        inputs = (program, registers, target, matters, actions)
+        final = self.final_values(*(x if x is None else x[last] for x in inputs))
+        if last.all():
+            return final
+        q = torch.empty(actions.shape, dtype=final.dtype, device=final.device)
+        q[last] = final
+        q[~last] = self.afterstate_values(*(x if x is None else x[~last] for x in inputs))
+        return q
+
+    def final_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                     matters: torch.Tensor | None, actions: torch.Tensor) -> torch.Tensor:
+        """Q of `actions` in states with one instruction left: the reward, less the instruction's cost."""
+        if matters is None:
+            written = written_values(self, registers).gather(1, actions)
+        else:
+            written = written_values(self, registers).gather(2, actions.unsqueeze(1).expand(-1, registers.shape[1], -1))
+        reward, done, _, _ = self.rewards(program, registers, target, actions, written,
+                                          None if matters is None else matters.long())
+        return self.q_values(actions, reward, done, torch.zeros_like(reward))
+
+    def afterstate_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
+                          matters: torch.Tensor | None, actions: torch.Tensor) -> torch.Tensor:
+        """`action_values` with V computed for every action (integer registers and targets, boolean
+        `matters` on a function task). An action changes one register, so V's first layer is the
+        state's, with the written register's vectors swapped: [B, K, hidden] gathers, not a pass over
+        a copy of the registers per action."""
+        if matters is not None:
+            return self.example_action_values(program, registers, target, matters, actions)
+        dest, (batch, k), r = self.dest[actions], actions.shape, self.num_registers
         written = written_values(self, registers).gather(1, actions)
         reward, done, distance, steps_left = self.rewards(program, registers, target, actions, written)
-        r = self.num_registers
         gap = torch.remainder(target - registers, 256)
         value_vectors = self.value_vectors(registers + self.offsets)  # [B, R, h]
         gap_vectors = self.gap_vectors(gap + self.offsets)
         length = (program != self.empty_slot).sum(dim=1) + 1
-        static = self.target_vectors(target + self.offsets).sum(dim=1) + self.slot_vectors(
-            (self.max_length - length).clamp(min=0))  # [B, h]
-        state = value_vectors.sum(dim=1) + gap_vectors.sum(dim=1) + static
-        # The state's first layer without register d's own value and gap: [B, R(d), h].
-        without_dest = state.unsqueeze(1) - value_vectors - gap_vectors
+        weight = self.flags.weight  # columns: reachable [R], target < N_VALS [R], related [R], wrong count
+        task = torch.cat([(target < self.n_vals).float(), self.related(target).float()], dim=1)
+        # The state's first layer, with what every action of the state shares: [B, h].
+        state = (value_vectors.sum(dim=1) + gap_vectors.sum(dim=1)
+                 + self.target_vectors(target + self.offsets).sum(dim=1)
+                 + self.slot_vectors((self.max_length - length).clamp(min=0)) + self.flags.bias
+                 + task @ weight[:, r:3 * r].T)
         goal_dest = target.gather(1, dest)
-        first = (without_dest.gather(1, dest.unsqueeze(2).expand(-1, -1, without_dest.shape[2]))
-                 + self.value_vectors(written + dest * 256) + self.gap_vectors(torch.remainder(goal_dest - written, 256)
-                                                                              + dest * 256))
-        wrong_after = (registers != target).sum(dim=1, keepdim=True) - (registers.gather(1, dest) != goal_dest).long() \
-            + (written != goal_dest).long()
-        flags = torch.cat([self.reachable(registers, target, dest, written).float(),
-                           (target < self.n_vals).float().unsqueeze(1).expand(-1, actions.shape[1], -1),
-                           self.related(target).float().unsqueeze(1).expand(-1, actions.shape[1], -1),
-                           wrong_after.float().unsqueeze(2) / r], dim=2)
-        fraction = torch.sigmoid(self.head(first + self.flags(flags)).squeeze(2))
+        wrong_after = ((registers != target).sum(dim=1, keepdim=True) - (registers.gather(1, dest) != goal_dest).long()
+                       + (written != goal_dest).long())
+        if k >= 16:  # bit j: register j reachable; tables over every value pay off for many actions
+            masks = self.reach_masks(registers, target, dest, written)
+        else:
+            masks = (self.reachable(registers, target, dest, written).long()
+                     << torch.arange(r, device=dest.device)).sum(dim=2)
+        # Each afterstate's first layer is a sum of table rows, summed by one embedding bag (the
+        # [B, K, hidden] work is one pass): the state's without register d's own value and gap; d's new
+        # value and new gap; the reachable flags, four registers to a row; the count of wrong registers.
+        chunks = (r + 3) // 4
+        bits = (torch.arange(16, device=dest.device).unsqueeze(1) >> torch.arange(4, device=dest.device)) & 1
+        padded = F.pad(weight[:, :r], (0, 4 * chunks - r)).T.reshape(chunks, 4, -1)  # [chunk, bit, h]
+        reach_table = (bits.float() @ padded).flatten(0, 1)  # [chunk·16, h]
+        wrong_table = torch.arange(r + 1, device=dest.device).float().unsqueeze(1) / r * weight[:, 3 * r]
+        table = torch.cat([(state.unsqueeze(1) - value_vectors - gap_vectors).flatten(0, 1), self.value_vectors.weight,
+                           self.gap_vectors.weight, reach_table, wrong_table])
+        values_start = batch * r
+        gaps_start = values_start + len(self.value_vectors.weight)
+        reach_start = gaps_start + len(self.gap_vectors.weight)
+        wrong_start = reach_start + len(reach_table)
+        chunk = torch.arange(chunks, device=dest.device)
+        reach_rows = reach_start + 16 * chunk + ((masks.unsqueeze(2) >> (4 * chunk)) & 15)
+        bags = torch.cat([(torch.arange(batch, device=dest.device).unsqueeze(1) * r + dest).unsqueeze(2),
+                          (values_start + dest * 256 + written).unsqueeze(2),
+                          (gaps_start + dest * 256 + torch.remainder(goal_dest - written, 256)).unsqueeze(2),
+                          reach_rows, (wrong_start + wrong_after).unsqueeze(2)], dim=2)
+        first = F.embedding_bag(bags.view(batch * k, -1), table, mode="sum").view(batch, k, -1)
+        fraction = torch.sigmoid(self.head(first).squeeze(2))
         return self.q_values(actions, reward, done, self.bounded(fraction, distance, steps_left))
 
     def bounded(self, fraction: torch.Tensor, distance: torch.Tensor, steps_left: torch.Tensor) -> torch.Tensor:
@@ -234,14 +336,12 @@ class AfterstateQNetwork(nn.Module):
         return torch.sigmoid(self.head(self.pool(pooled)).squeeze(-1))
 
     def example_action_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
-                              matters: torch.Tensor, actions: torch.Tensor | None) -> torch.Tensor:
-        """`action_values` on a function task: registers, target, matters [B, E, R]. The action writes
+                              matters: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """`afterstate_values` on a function task: registers, target, matters [B, E, R]. The action writes
         the same register in every example, a value per example. Each afterstate's first layer is a sum
         of four rows (the state's without register d, the flags, d's new value and new gap), summed by
         one embedding bag: the [B, E, K, hidden] work is one pass, a ReLU and the pooling."""
         (batch, count), r = registers.shape[:2], self.num_registers
-        if actions is None:
-            actions = self.all_actions.expand(batch, -1)
         dest, k = self.dest[actions], actions.shape[1]
         index = dest.unsqueeze(1).expand(-1, count, -1)  # [B, E, K]
         written = written_values(self, registers).gather(2, actions.unsqueeze(1).expand(-1, count, -1))

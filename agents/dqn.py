@@ -45,7 +45,7 @@ class DQN_Agent:
                                      p.register_size, effect_size=p.effect_size, **setup.network_extra())
         self.q = build_network(self.spec).to(self.device)
         self.target_q = copy.deepcopy(self.q)
-        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=p.lr, foreach=True)
+        self.optimizer = torch.optim.Adam(self.q.parameters(), lr=p.lr, fused=True)
         self.buffer = ReplayBuffer(p.replay_buffer_size, setup.machine, p.num_envs,
                                    targets=setup.task_targets() if p.replay_per_task else None,
                                    examples=setup.examples)
@@ -168,6 +168,16 @@ class DQN_Agent:
         best_next = (known + online(*next_inputs)).argmax(dim=1, keepdim=True)
         return (known + target_network(*next_inputs)).gather(1, best_next).squeeze(1)
 
+    def live_bootstrap(self, next_inputs: tuple[torch.Tensor, ...], live: torch.Tensor) -> torch.Tensor:
+        """`bootstrap_values` of the rows whose episode goes on, 0 for the others (a terminal state has
+        no value to bootstrap: the networks are not run on it)."""
+        if bool(live.all()):
+            return self.bootstrap_values(next_inputs)
+        values = torch.zeros(live.shape, device=live.device)
+        if bool(live.any()):
+            values[live] = self.bootstrap_values(tuple(x[live] for x in next_inputs))
+        return values
+
     def sample(self) -> tuple[Sample, int]:
         """A learning batch, and how many of its rows, the last ones, are demonstrations (expert
         iteration's or self-imitation's: `demo_fraction` of the batch; none when both are off)."""
@@ -193,7 +203,8 @@ class DQN_Agent:
             q_demos = self.q(*(x[played:] for x in inputs))
             q_taken = torch.cat([q_taken, q_demos.gather(1, t["action"][played:].unsqueeze(1)).squeeze(1)])
         next_inputs = (t["next_program"].long(), t["next_registers"].float(), *inputs[2:])
-        y = t["reward"] + t["discount"] * (~t["terminated"]).float() * self.bootstrap_values(next_inputs)
+        y = t["reward"] + t["discount"] * (~t["terminated"]).float() * self.live_bootstrap(next_inputs,
+                                                                                         ~t["terminated"])
         loss = (F.smooth_l1_loss(q_taken, y, reduction="none") * t["weight"]).mean()
         if demos:  # the searched action must lead every other by the margin (DQfD's large-margin loss)
             loss = loss + p.demo_weight * large_margin_loss(q_demos, t["action"][played:], p.demo_margin)

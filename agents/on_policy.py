@@ -44,7 +44,7 @@ class OnPolicyAgent:
             self.spec = network_spec("policy_value", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
                                      p.register_size, **setup.network_extra())
         self.network = build_network(self.spec).to(self.device)
-        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr, foreach=True)
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr, fused=True)
         self.env = setup.make_env(p.num_envs)
         # One rollout holds MAX_LENGTH vector steps: at least one whole episode per copy.
         self.horizon = setup.machine.max_length

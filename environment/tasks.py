@@ -28,6 +28,7 @@ MAX_VALUES = 100_000  # values of a schedule: a count of random ones or a list (
 MAX_FREQUENCY = 10**9  # alternate_freq, in episodes
 # How a solvable run's evaluation targets may be drawn besides the default (docs in README, "Solvable targets").
 HELD_OUT_FORMS = ("tiers",)
+HARD_BLOCK = 256  # random programs drawn at once per row for a `hard` target (about 5 of them look hard)
 
 
 class TaskSource(Protocol):
@@ -90,11 +91,19 @@ class TaskSchedule:
             # A `hard` share of the episodes take a target that looks hard: every register changed, one
             # beyond the load values (random programs mostly reach easy targets).
             wanted = rng.random(len(targets)) < self.hard
-            for _ in range(1000):  # about 2% of random 5-instruction programs from zeros look hard
+            for _ in range(100):  # about 2% of random 5-instruction programs from zeros look hard
                 redraw = np.flatnonzero(wanted & ~self.looks_hard(targets, reg_inits))
                 if not len(redraw):
                     break
-                targets[redraw] = random_program_results(reg_inits[redraw], self.length, rng, self.table)
+                # HARD_BLOCK programs per row at once; a row takes the first that looks hard (the target
+                # of the first hard program of a sequence of random ones, as drawing them one by one).
+                inits = np.repeat(reg_inits[redraw], HARD_BLOCK, axis=0)
+                candidates = random_program_results(inits, self.length, rng, self.table)
+                hard = self.looks_hard(candidates, inits).reshape(len(redraw), HARD_BLOCK)
+                found = hard.any(axis=1)
+                first = hard.argmax(axis=1)
+                chosen = candidates.reshape(len(redraw), HARD_BLOCK, -1)[np.arange(len(redraw)), first]
+                targets[redraw[found]] = chosen[found]
         for _ in range(1000):
             clash = np.flatnonzero(np.isin(encode_registers(targets), self.excluded))
             if not len(clash):

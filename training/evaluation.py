@@ -75,10 +75,14 @@ def evaluate(policy: Policy, machine: MachineConfig, reward: Specific_register_v
 
 def roll_out(policy: Policy, env: Any, obs: dict[str, np.ndarray], results: list[TaskResult]) -> list[TaskResult]:
     """Play `policy` on every copy of `env` (just reset to `obs`) until each episode ends, writing each
-    copy's program, registers, rewards and performance (and, on a function task, `correct`) into its result."""
+    copy's program, registers, rewards and performance (and, on a function task, `correct`) into its result.
+    The policy sees the copies whose episode goes on, with their indices under "task"; a copy whose
+    episode has ended stops (the environment restarts it, and nothing of it is recorded)."""
     active = np.ones(len(results), dtype=bool)
     while active.any():
-        actions = np.asarray(policy(obs))
+        rows = np.flatnonzero(active)
+        actions = np.full(len(results), env.table.stop_action, dtype=np.int64)
+        actions[rows] = np.asarray(policy({**{name: value[rows] for name, value in obs.items()}, "task": rows}))
         obs, rewards, terminated, _, info = env.step(actions)
         for i in np.flatnonzero(active):
             results[i].instructions.append(str(env.table.instructions[actions[i]]))
@@ -188,11 +192,12 @@ def planned_policy(greedy: Policy, plans: list, table: ActionTable) -> Policy:
     step = {"index": 0}
 
     def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
+        """The actions of the tasks obs["task"] (roll_out's indices; every task, in order, without them)."""
         actions = greedy(obs)
         k = step["index"]
-        for i, plan in enumerate(plans):
-            if plan is not None:
-                actions[i] = plan_action(table, plan, k)
+        for row, task in enumerate(obs.get("task", range(len(plans)))):
+            if plans[task] is not None:
+                actions[row] = plan_action(table, plans[task], k)
         step["index"] += 1
         return actions
 

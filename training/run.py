@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from training.allocator import keep_freed_memory
 from training.config import parse_config, parse_training
 from training.context import RunContext
 from training.monitor import Monitor, stop_requests
@@ -70,6 +71,7 @@ def train_run(run_data: dict, config_data: dict, run_dir: str, tensorboard_dir: 
     A failing run is reported (status "failed", its error and traceback), never raised.
     """
     started = time.perf_counter()
+    keep_freed_memory()
     config = parse_config(config_data)
     run = parse_training([run_data], config)[0]
     result = RunResult(id=run.id, algo=run.algo, agent=config.presets[run.algo].agent)

@@ -137,3 +137,51 @@ def test_a_solved_state_stops_rather_than_marking_time():
     with torch.no_grad():
         q = net(*observation_tensors(obs, torch.device("cpu")))[0]
     assert int(q.argmax()) == TABLE.stop_action and float(q[TABLE.stop_action]) == 0.0
+
+
+@pytest.mark.parametrize("registers, values", [(4, 20), (2, 4), (6, 10)])
+def test_reach_masks_are_the_reachable_flags_as_bits(registers, values):
+    """The tables of `reach_masks` (every action at once) agree with `reachable` (action by action)."""
+    machine = MachineConfig(num_registers=registers, n_vals=values)
+    torch.manual_seed(0)
+    net = AfterstateQNetwork(machine, 16, 2, {}, 0.05)
+    rng = np.random.default_rng(registers)
+    state = torch.as_tensor(rng.integers(0, 256, size=(300, registers)))
+    target = torch.as_tensor(rng.integers(0, 256, size=(300, registers)))
+    # Targets one instruction away: a sum, a clear, a double, a load value, a difference.
+    target[:, 0] = (state[:, 1 % registers] + state[:, -1]) % 256
+    target[:20, -1] = 0
+    target[20:60, 1 % registers] = (2 * state[20:60, 0]) % 256
+    target[60:90, -1] %= values
+    target[90:120, 0] = (state[90:120, -1] - 7) % 256
+    actions = net.all_actions.expand(300, -1)
+    written = torch.remainder(state.float() @ net.mixing + net.const, 256).long()
+    flags = net.reachable(state, target, net.dest[actions], written)
+    masks = net.reach_masks(state, target, net.dest[actions], written)
+    assert torch.equal(masks, (flags.long() << torch.arange(registers)).sum(dim=2))
+    assert 0.05 < flags.float().mean() < 0.95
+
+
+def test_actions_of_one_class_have_the_same_effect_and_every_action_its_own_value():
+    """Q of every action is computed once per class of actions with the same effect, and in a state
+    with one slot left without V: the values equal those of each action asked alone."""
+    net = network()
+    classes = net.action_class.tolist()
+    assert len(set(classes)) < MACHINE.num_actions and classes[TABLE.stop_action] not in classes[:TABLE.stop_action]
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        registers = rng.integers(0, 256, size=(1, 4))
+        for members in ([a for a in range(TABLE.stop_action) if classes[a] == c]
+                        for c in set(classes[:TABLE.stop_action])):
+            afters = np.repeat(registers, len(members), axis=0)
+            TABLE.execute_batch(afters, np.array(members))
+            assert (afters == afters[0]).all()
+    for prefix, target in states(6, seed=4):
+        for cut in (prefix, (prefix + [0] * MACHINE.max_length)[:MACHINE.max_length - 1]):
+            obs, _ = observation(cut, target)
+            inputs = observation_tensors(obs, torch.device("cpu"))
+            with torch.no_grad():
+                every = net(*inputs)[0]
+                alone = torch.cat([net.action_values(*inputs, actions=torch.tensor([[a]]))[0]
+                                   for a in range(MACHINE.num_actions)])
+            assert torch.allclose(every, alone, atol=1e-6), cut

@@ -177,6 +177,33 @@ def test_a_hard_share_of_solvable_targets_looks_hard_and_zero_changes_nothing():
     assert hard.looks_hard(by_hand, np.zeros((3, 4), np.int64)).tolist() == [True, False, False]
 
 
+def test_hard_targets_follow_the_law_of_the_first_hard_random_program():
+    """Hard targets are drawn in blocks of programs (HARD_BLOCK at once): the target a row takes is
+    still distributed as the result of a uniform random program given that it looks hard, which is
+    computed here exactly by enumerating every program of a small machine."""
+    import itertools
+
+    from toycorewar import MachineConfig
+    machine = MachineConfig(num_registers=2, n_vals=4, max_length=2)
+    table = ActionTable(machine)
+    schedule = schedule_from_spec({"solvable": 2, "hard": 1.0}, "targets", 2, 10, rng(), null="random",
+                                  machine=machine)
+    counts: dict[tuple, int] = {}
+    for program in itertools.product(range(table.stop_action), repeat=2):
+        registers = np.zeros((1, 2), dtype=np.int64)
+        for action in program:
+            table.execute_batch(registers, np.array([action]))
+        if schedule.looks_hard(registers, np.zeros((1, 2), np.int64))[0]:
+            counts[tuple(registers[0])] = counts.get(tuple(registers[0]), 0) + 1
+    exact = {target: count / sum(counts.values()) for target, count in counts.items()}
+    drawn = schedule.solvable_targets(np.zeros((20_000, 2), dtype=np.int64), rng(5))
+    assert schedule.looks_hard(drawn, np.zeros_like(drawn)).all()
+    values, frequency = np.unique(drawn, axis=0, return_counts=True)
+    seen = {tuple(value): count / len(drawn) for value, count in zip(values.tolist(), frequency, strict=True)}
+    assert set(seen) <= set(exact)
+    assert sum(abs(exact[t] - seen.get(t, 0.0)) for t in exact) / 2 < 0.03  # total variation
+
+
 @pytest.mark.parametrize("hard", [-0.1, 1.5, "0.5", True])
 def test_a_hard_share_outside_0_to_1_is_an_error_naming_the_field(hard):
     with pytest.raises(ValueError, match="targets.hard"):
