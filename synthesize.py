@@ -27,13 +27,24 @@ from torch import nn
 from agents.networks import greedy_policy, network_scorer
 from environment import ToyCorewarEnv, make_reward
 from synthesis.search import FunctionTask, guided_search, plan_action
-from toycorewar import ActionTable, Instruction, MachineConfig, format_map, parse_examples, parse_function, program_map
+from toycorewar import (
+    ActionTable,
+    Instruction,
+    MachineConfig,
+    final_registers,
+    format_map,
+    parse_examples,
+    parse_function,
+    program_map,
+    without_dead_instructions,
+)
 from toycorewar.assembly import shorten
 from training.checkpoints import load_network
 from training.cli import ArgumentParser, UsageError, check_name, fail, parse_register_list, quiet_closed_pipe
 from training.files import folder_name_problem
 
 MAX_SEARCH = 10**7  # expansions (as a run's search_budget)
+OPTIMUM_LIMIT = 10.0  # seconds the exact synthesizer may take to prove the optimum printed beside a program
 EXAMPLES_SEED = 0  # the inputs of the examples a --function task shows: the same at every call
 DEFAULT_EXAMPLES = 4  # settings.EXAMPLES when the experiment's config.json does not say
 
@@ -117,7 +128,37 @@ def write_for_target(network: nn.Module, checkpoint: dict, path: Path, target: l
         total += reward
         print(f"  {str(env.table.instructions[action]):<18} registers {info['registers']}  reward {reward:g}")
     print(f"total reward {total:g}, performance {info['performance']}{' (solved)' if info['solved'] else ''}")
+    if info["solved"]:
+        from synthesis.exact import Synthesizer
+        program = [env.table.instructions[action] for action in env.program if action != env.table.stop_action]
+        result = Synthesizer(env.config).shortest_program(target, reg_init, time_limit=OPTIMUM_LIMIT)
+        print(length_line(len(program), result))
+        start = reg_init or [0] * len(target)
+        print_cleaned(program, lambda shorter: final_registers(shorter, start, len(target)) == target)
     return 0
+
+
+def print_cleaned(program: list[Instruction], keeps: object) -> None:
+    """The program without its dead instructions (toycorewar.without_dead_instructions), when shorter:
+    a clean-up pass, printed apart from what the model wrote."""
+    cleaned = without_dead_instructions(program, keeps)
+    if len(cleaned) < len(program):
+        print(f"without dead instructions (a clean-up pass, not the model's program): {len(cleaned)} "
+              f"instruction{'' if len(cleaned) == 1 else 's'}: {'; '.join(map(str, cleaned))}")
+
+
+def length_line(length: int, result: object | None) -> str:
+    """The program's length beside the proven optimum (the exact synthesizer's `SynthesisResult`, None
+    when it was not proved within OPTIMUM_LIMIT)."""
+    if result is None:
+        optimum = f"optimum not proved within {OPTIMUM_LIMIT:g} s"
+    elif result.program is None:
+        optimum = f"no program of at most {result.max_length} instructions does it"
+    else:
+        optimum = f"optimum {result.length}, proved by the exact synthesizer"
+        if length > result.length:
+            optimum += f": {length - result.length} more than needed"
+    return f"length {length} instruction{'' if length == 1 else 's'}; {optimum}"
 
 
 def shown_examples(experiment: Path) -> int:
@@ -173,6 +214,12 @@ def greedy_program(network: nn.Module, machine: MachineConfig, task: FunctionTas
     return [table.instructions[a] for a in program[0] if a < table.stop_action]
 
 
+def function_length_line(program: list[Instruction], task: object, machine: MachineConfig) -> str:
+    """`length_line` for a function or examples task: the optimum of the exact synthesizer for functions."""
+    from synthesis.function_exact import FunctionSynthesizer
+    return length_line(len(program), FunctionSynthesizer(machine).shortest_program(task, time_limit=OPTIMUM_LIMIT))
+
+
 def registers_text(values: np.ndarray, shown: np.ndarray | None = None) -> str:
     """'1,2,0,0', or with `shown` (bool [R]) '_' where a register is not shown."""
     return ",".join(str(v) if shown is None or s else "_" for v, s in zip(values, shown if shown is not None
@@ -226,10 +273,15 @@ def write_for_function(network: nn.Module, checkpoint: dict, path: Path, task: F
         print("correct on every input" if wrong is None else
               f"wrong on input {registers_text(wrong)}: gives "
               f"{difference(computed.apply(wrong), function.outputs(wrong), function.assigned)}")
+        if wrong is None:
+            print(function_length_line(program, function, machine))
+            print_cleaned(program, lambda shorter: function.is_computed_by(program_map(shorter, machine.num_registers)))
         return 0
     missed = ((computed.apply(examples.inputs) != examples.outputs) & examples.matters).any(axis=1)
     if not missed.any():
         print("meets every example")
+        print(function_length_line(program, examples, machine))
+        print_cleaned(program, lambda shorter: examples.met_by(program_map(shorter, machine.num_registers)))
         return 0
     e = int(np.argmax(missed))
     print(f"misses the example {registers_text(examples.inputs[e])} -> "

@@ -58,6 +58,10 @@ class Outcome:
     targets: str
     budget: int
     result: RunResult
+    # The final model's greedy programs (models/last, one per target of the run) against the optimum
+    # the exact synthesizer proves: the mean of (length − optimum) over the targets they reach (None:
+    # none reached, or an outcome saved before it was measured).
+    length_above_optimal: float | None = None
 
     @property
     def solved(self) -> bool:
@@ -128,15 +132,48 @@ def targets_of(run_data: dict) -> str:
 
 def outcome_to_json(o: Outcome) -> dict:
     return {"algo": o.algo, "run_id": o.run_id, "seed": o.seed, "targets": o.targets, "budget": o.budget,
-            "result": o.result.to_json()}
+            "result": o.result.to_json(), "length_above_optimal": o.length_above_optimal}
+
+
+def final_length_above_optimal(task: dict) -> float | None:
+    """The mean (length − optimum) of the greedy programs of a trained run's last model (models/last)
+    over the targets of its run that they reach, from zeros; None when they reach none (or no model).
+    The program is counted as the agent wrote it, stop excluded; the exact synthesizer only judges."""
+    from agents.networks import greedy_policy
+    from environment import make_reward
+    from synthesis.exact import Synthesizer
+    from toycorewar import MachineConfig
+    from training.checkpoints import load_network
+    from training.evaluation import evaluate
+    path = Path(task["run_dir"]) / "models" / "last"
+    if not path.is_file():
+        return None
+    if task["run_dir"] in _MEASURED:
+        return _MEASURED[task["run_dir"]]
+    network, checkpoint = load_network(path)
+    spec, run = checkpoint["machine"], task["run_data"]
+    machine = MachineConfig(spec["num_registers"], spec["n_vals"], spec["max_length"])
+    targets = np.asarray(run["targets"]["values"], dtype=np.int64)
+    reward = make_reward(run.get("reward_func", "Specific_register_values"), run.get("reward_settings"))
+    evaluation = evaluate(greedy_policy(network), machine, reward, targets, np.zeros_like(targets))
+    synthesizer = _SYNTHESIZERS.get(machine) or _SYNTHESIZERS.setdefault(machine, Synthesizer(machine))
+    excess = [sum(instruction != "stop" for instruction in task_result.instructions)
+              - synthesizer.shortest_program(task_result.target).length
+              for task_result in evaluation.tasks if task_result.solved]
+    _MEASURED[task["run_dir"]] = statistics.mean(excess) if excess else None
+    return _MEASURED[task["run_dir"]]
+
+
+_MEASURED: dict[str, float | None] = {}  # final_length_above_optimal by run folder: each run measured once
+_SYNTHESIZERS: dict = {}  # one exact synthesizer per machine (its shared levels are built once)
 
 
 def outcomes_from(path: Path) -> list[Outcome]:
     """The outcomes a `--save` wrote; a file that is not one is one line on stderr and exit 2."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return [Outcome(d["algo"], d["run_id"], d["seed"], d["targets"], d["budget"], RunResult.from_json(d["result"]))
-                for d in data["outcomes"]]
+        return [Outcome(d["algo"], d["run_id"], d["seed"], d["targets"], d["budget"], RunResult.from_json(d["result"]),
+                        d.get("length_above_optimal")) for d in data["outcomes"]]
     except (OSError, ValueError, KeyError, TypeError) as error:
         print(f"time_to_solve.py: error: --load {path}: not a file written by --save ({error})", file=sys.stderr)
         raise SystemExit(2) from None
@@ -162,11 +199,12 @@ def save_outcomes(path: Path, everything: dict[str, list[Outcome]]) -> None:
 
 def outcome_of(task: dict, result: RunResult) -> Outcome:
     run = task["run_data"]
-    return Outcome(run["algo"], str(run["id"]), task["seed"], targets_of(run), run["episodes"], result)
+    return Outcome(run["algo"], str(run["id"]), task["seed"], targets_of(run), run["episodes"], result,
+                   final_length_above_optimal(task))
 
 
 HEADER = (f"{'preset':<11}{'run':>4} {'target':<20}{'seed':>5}{'first solve':>12}{'seconds':>9}{'kept':>7}"
-          f"{'final':>7}  program found (first solve)")
+          f"{'final':>7}{'len-opt':>8}  program found (first solve)")
 
 
 def row(outcome: Outcome) -> str:
@@ -174,13 +212,14 @@ def row(outcome: Outcome) -> str:
     first = f"{r.first_solve:,}" if outcome.solved else f">{r.episodes:,}"
     kept = "-" if r.later_solved_fraction is None else f"{r.later_solved_fraction:.0%}"
     final = "-" if r.final_performance is None else f"{r.final_performance:g}"
+    excess = "-" if outcome.length_above_optimal is None else f"{outcome.length_above_optimal:.2f}"
     program = "; ".join(r.program) if outcome.solved else f"not solved (best {r.best_performance})"
     if r.status == "failed":
         program = f"FAILED: {r.error}"
     if outcome.solved and len(r.programs) > 1:
         program = f"{len(r.programs)} programs"
     return (f"{outcome.algo:<11}{outcome.run_id:>4} {outcome.targets:<20}{outcome.seed:>5}{first:>12}"
-            f"{outcome.seconds:>9.1f}{kept:>7}{final:>7}  {program}")
+            f"{outcome.seconds:>9.1f}{kept:>7}{final:>7}{excess:>8}  {program}")
 
 
 def score_table(outcomes: list[Outcome], value: str) -> np.ndarray:
@@ -220,6 +259,11 @@ def summarise(algo: str, outcomes: list[Outcome], reps: int) -> list[str]:
         values = [getattr(o, value) for o in outcomes]
         lines.append(f"  {value} to first solve: median {statistics.median(values):,.1f} {unit}, worst "
                      f"{max(values):,.1f}, IQM {iqm:,.1f} [95% CI {low:,.1f}, {high:,.1f}]{censored}")
+    excess = [o.length_above_optimal for o in outcomes if o.length_above_optimal is not None]
+    if excess:
+        lines.append(f"  final programs (models/last, greedy): {statistics.mean(excess):.2f} instructions above the "
+                     f"optimum on average over {len(excess)} runs that reach their targets (worst run "
+                     f"{max(excess):.2f})")
     before = sum(o.solved and o.result.first_solve == 0 for o in outcomes)
     if before:
         lines.append(f"  {before} run(s) solved at the first evaluation, before any training")
@@ -322,9 +366,15 @@ def main(argv: list[str] | None = None) -> None:
         for algo in args.algo:
             tasks = tasks_for(algo, args.runs, list(range(args.seeds)), args.assess, Path(temporary),
                               args.max_episodes, after)
-            results = run_in_processes(tasks, args.jobs, lambda i, r, t=tasks: print(row(outcome_of(t[i], r)),
-                                                                                       flush=True), threads=threads)
-            everything[algo] = [outcome_of(task, result) for task, result in zip(tasks, results, strict=True)]
+            ended: dict[int, Outcome] = {}
+
+            def show(i: int, result: RunResult, tasks: list[dict] = tasks, ended: dict = ended) -> None:
+                ended[i] = outcome_of(tasks[i], result)
+                print(row(ended[i]), flush=True)
+
+            results = run_in_processes(tasks, args.jobs, show, threads=threads)
+            everything[algo] = [ended.get(i) or outcome_of(task, result)
+                                for i, (task, result) in enumerate(zip(tasks, results, strict=True))]
     if args.save:
         save_outcomes(args.save, everything)
     report(everything, args.reps, args.png)

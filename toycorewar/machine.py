@@ -5,6 +5,7 @@ Registers are numbered from 1 in the assembly text (`r1..rN`) and from 0 in Pyth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -95,3 +96,21 @@ def final_registers(program: list[Instruction], reg_init: list[int] | None = Non
     if trace:
         return trace[-1]
     return list(reg_init) if reg_init is not None else [0] * num_registers
+
+
+def without_dead_instructions(program: list[Instruction],
+                              keeps: Callable[[list[Instruction]], bool]) -> list[Instruction]:
+    """`program` less the instructions it does not need: dropped one at a time, the first that can go
+    first, while `keeps(shorter)` holds (whatever the task asks: a target reached, a function computed),
+    until none can go. A clean-up pass, reported apart from the program an agent or a search wrote;
+    the result need not be a shortest program (the exact synthesizer says what is)."""
+    program = [instruction for instruction in program if instruction.op != "stop"]
+    dropped = True
+    while dropped:
+        dropped = False
+        for index in range(len(program)):
+            shorter = program[:index] + program[index + 1:]
+            if keeps(shorter):
+                program, dropped = shorter, True
+                break
+    return program

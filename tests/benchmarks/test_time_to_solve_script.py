@@ -31,6 +31,8 @@ def test_each_agent_trains_every_chosen_run_and_is_summarised_with_its_interval(
     rows = [line.split() for line in lines if line.split() and line.split()[0] in ("DQN", "AC", "PG")]
     assert sorted((r[0], r[1]) for r in rows) == sorted(
         (algo, run) for algo in ("DQN", "AC", "PG") for run in ("2", "10"))
+    header = next(line for line in lines if line.startswith("preset"))
+    assert header.split()[-5] == "len-opt"
     for algo in ("DQN", "AC", "PG"):
         summary = next(i for i, line in enumerate(lines) if line.startswith(f"{algo}: "))
         assert "/2 runs solved" in lines[summary]
@@ -99,3 +101,32 @@ def test_a_file_that_is_not_saved_outcomes_is_refused_in_one_line(tmp_path):
     bad.write_text('{"outcomes": [{"algo": 1}]}')
     result = run_script("--load", str(bad))
     assert result.returncode == 2 and "--load" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_final_program_is_measured_against_the_proven_optimum(tmp_path):
+    """The len-opt column: the last model's greedy program for the run's target, as the agent wrote
+    it, against the exact synthesizer's optimum (here replayed step by step in the environment)."""
+    from agents.networks import greedy_policy
+    from benchmarks.time_to_solve import final_length_above_optimal, tasks_for
+    from environment import ToyCorewarEnv
+    from synthesis.exact import Synthesizer
+    from training.checkpoints import load_network
+    from training.run import train_run
+
+    task = tasks_for("DQN", ["5"], [3], 50, tmp_path, max_episodes=200, after_solve=None)[0]
+    assert train_run(**{k: v for k, v in task.items()}).status == "finished"
+    network, _ = load_network(tmp_path / "DQN-5-seed3" / "models" / "last")
+    env = ToyCorewarEnv(target=[17, 0, 12, 29])
+    obs, info = env.reset()
+    policy, done, written = greedy_policy(network), False, 0
+    while not done:
+        action = int(policy({k: v[None] for k, v in obs.items()})[0])
+        obs, _, done, _, info = env.step(action)
+        written += action != env.table.stop_action
+    measured = final_length_above_optimal(task)
+    if info["solved"]:
+        assert measured == written - Synthesizer().shortest_program([17, 0, 12, 29]).length >= 0
+    else:
+        assert measured is None
+    assert (tmp_path / "DQN-5-seed3" / "models" / "last").is_file() and final_length_above_optimal(
+        {**task, "run_dir": str(tmp_path / "nowhere")}) is None

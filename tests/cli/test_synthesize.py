@@ -16,6 +16,10 @@ from experiment_files import (
     run_synthesize,
 )
 
+from toycorewar import final_registers, parse_program
+
+LENGTH_LINE = re.compile(r"^length (?P<length>\d+) instructions?; optimum (?P<optimum>\d+), proved by the exact "
+                         r"synthesizer(: (?P<more>\d+) more than needed)?$")
 TOTAL_LINE = re.compile(r"^total reward (?P<total>\S+), performance (?P<performance>-?\d+)(?P<solved> \(solved\))?$")
 
 
@@ -23,17 +27,53 @@ def printed_task(stdout: str, target: list[int], reg_init: list[int]) -> LoggedT
     """The program printed by synthesize.py: instruction lines, then the total and performance line last."""
     task = LoggedTask(target, reg_init)
     lines = stdout.splitlines()
+    if lines[-1].startswith("without dead instructions"):  # the clean-up pass: shorter, and still solving
+        cleaned = parse_program(lines[-1].split(": ", 2)[2].replace("; ", "\n"))
+        assert final_registers(cleaned, reg_init) == target
+        lines = lines[:-1]
     assert f"target {target}, initial registers {reg_init}" in lines
     for line in lines:
         if match := STEP_LINE.match(line):
             assert task.performance is None, "instruction after the performance"
             task.steps.append((match["instruction"], [int(v) for v in match["registers"].split(",")],
                                float(match["reward"])))
-    end = TOTAL_LINE.match(lines[-1])
-    assert end, f"the last line must give the performance: {lines[-1]!r}"
+    if end := TOTAL_LINE.match(lines[-2]):  # a solved target: its length and the optimum come last
+        length = LENGTH_LINE.match(lines[-1])
+        assert end["solved"] and length, lines[-2:]
+        written = sum(1 for instruction, _, _ in task.steps if instruction != "stop")
+        assert int(length["length"]) == written >= int(length["optimum"])
+        assert int(length["more"] or 0) == written - int(length["optimum"])
+    else:
+        end = TOTAL_LINE.match(lines[-1])
+        assert end and not end["solved"], f"the last line must give the performance: {lines[-1]!r}"
     task.total_reward, task.performance, task.solved_mark = float(end["total"]), int(end["performance"]), \
         bool(end["solved"])
     return task
+
+
+def test_the_length_line_sets_the_program_beside_the_proven_optimum():
+    from synthesis.exact import SynthesisResult
+    from synthesize import OPTIMUM_LIMIT, length_line
+    from toycorewar import Instruction
+    three = SynthesisResult([Instruction("ld", (17, 1))] * 3, 5)
+    assert length_line(5, three) == ("length 5 instructions; optimum 3, proved by the exact synthesizer: "
+                                     "2 more than needed")
+    assert length_line(3, three) == "length 3 instructions; optimum 3, proved by the exact synthesizer"
+    assert length_line(1, None) == f"length 1 instruction; optimum not proved within {OPTIMUM_LIMIT:g} s"
+    assert length_line(5, SynthesisResult(None, 5)) == ("length 5 instructions; no program of at most 5 "
+                                                        "instructions does it")
+
+
+def test_dead_instructions_are_dropped_while_the_task_is_still_met():
+    """The demo's padded program: the load into r4 is overwritten and the last add repeats the one
+    before it; the clean-up pass leaves the three instructions that matter."""
+    from toycorewar import without_dead_instructions
+    padded = parse_program("ld %17, r1\nld %19, r4\nld %12, r3\nadd r3, r1, r4\nadd r3, r1, r4\nstop")
+    target = [17, 0, 12, 29]
+    cleaned = without_dead_instructions(padded, lambda shorter: final_registers(shorter) == target)
+    assert [str(i) for i in cleaned] == ["ld %17, r1", "ld %12, r3", "add r3, r1, r4"]
+    assert without_dead_instructions(cleaned, lambda shorter: final_registers(shorter) == target) == cleaned
+    assert without_dead_instructions(padded, lambda shorter: False) == padded[:-1]  # stop is never counted
 
 
 def test_synthesize_prints_the_program_that_the_last_evaluation_log_shows(trained):

@@ -67,10 +67,31 @@ def printed_program(stdout: str) -> list:
     return [parse_instruction(match[1], MACHINE) for match in lines if match]
 
 
+LENGTH_LINE = re.compile(r"^length (?P<length>\d+) instructions?; optimum (?P<optimum>\d+), proved by the exact "
+                         r"synthesizer(: (?P<more>\d+) more than needed)?$")
+
+
+def verdict_line(stdout: str) -> str:
+    """The verdict: the last line, or the one before the length line that follows a correct program."""
+    lines = stdout.splitlines()
+    if lines[-1].startswith("without dead instructions"):  # the clean-up pass: shorter than the program
+        assert int(lines[-1].split(": ")[1].split()[0]) < len(printed_program(stdout))
+        lines = lines[:-1]
+    if lines[-1].startswith("length "):
+        match = LENGTH_LINE.match(lines[-1])
+        assert match, lines[-1]
+        assert int(match["length"]) == len(printed_program(stdout)) >= int(match["optimum"])
+        assert int(match["more"] or 0) == int(match["length"]) - int(match["optimum"])
+        assert lines[-2] in ("correct on every input", "meets every example")
+        return lines[-2]
+    return lines[-1]
+
+
 def computed_lines(stdout: str) -> list[str]:
     lines = stdout.splitlines()
     start = lines.index("computes:") + 1
-    return [line.strip() for line in lines[start:-1]]
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("  "))
+    return [line.strip() for line in lines[start:end]]
 
 
 def test_search_writes_a_program_correct_on_every_input_and_prints_what_it_computes(function_model, monkeypatch,
@@ -83,7 +104,7 @@ def test_search_writes_a_program_correct_on_every_input_and_prints_what_it_compu
     program = printed_program(result.stdout)
     assert parse_function("r3 = r1 + r2").is_computed_by(program_map(program))
     assert "r3 = r1 + r2" in computed_lines(result.stdout)
-    assert result.stdout.splitlines()[-1] == "correct on every input"
+    assert verdict_line(result.stdout) == "correct on every input"
 
 
 def test_the_greedy_program_is_printed_with_the_first_input_where_it_is_wrong(function_model, monkeypatch, capsys):
@@ -94,10 +115,10 @@ def test_the_greedy_program_is_printed_with_the_first_input_where_it_is_wrong(fu
     assert computed_lines(result.stdout) == str(computed).splitlines()
     wrong = function.first_wrong_input(computed)
     if wrong is None:  # an untrained network writing it would be luck; the verdict must still follow the program
-        assert result.stdout.splitlines()[-1] == "correct on every input"
+        assert verdict_line(result.stdout) == "correct on every input"
     else:
         given, wanted = computed.apply(wrong)[3], function.outputs(wrong)[3]
-        assert result.stdout.splitlines()[-1] == (f"wrong on input {','.join(map(str, wrong))}: "
+        assert verdict_line(result.stdout) == (f"wrong on input {','.join(map(str, wrong))}: "
                                                   f"gives r4 = {given}, wanted r4 = {wanted}")
 
 
@@ -123,7 +144,7 @@ def test_examples_are_met_by_the_program_search_finds(function_model, monkeypatc
     assert result.returncode == 0, result.stderr
     assert parse_examples(text).met_by(program_map(printed_program(result.stdout)))
     assert "found a program that meets every example" in result.stdout
-    assert result.stdout.splitlines()[-1] == "meets every example"
+    assert verdict_line(result.stdout) == "meets every example"
 
 
 def test_the_greedy_program_names_the_first_example_it_misses(function_model, monkeypatch, capsys):
@@ -131,7 +152,7 @@ def test_the_greedy_program_names_the_first_example_it_misses(function_model, mo
     result = run_in_process(function_model, monkeypatch, capsys, "fn", "1", "--examples", text)
     assert result.returncode == 0, result.stderr
     computed = program_map(printed_program(result.stdout))
-    last = result.stdout.splitlines()[-1]
+    last = verdict_line(result.stdout)
     if parse_examples(text).met_by(computed):
         assert last == "meets every example"
     else:
@@ -179,4 +200,4 @@ def test_a_model_trained_on_a_function_writes_it_with_search(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "shown 3 examples" in result.stdout
     assert parse_function("r3 = r1 + r2").is_computed_by(program_map(printed_program(result.stdout)))
-    assert result.stdout.splitlines()[-1] == "correct on every input"
+    assert verdict_line(result.stdout) == "correct on every input"
