@@ -39,6 +39,12 @@ from toycorewar import MachineConfig
 TIE_BREAK = 1e-3  # the cost of an instruction, in units of distance
 
 
+def everywhere(hits: torch.Tensor, free: torch.Tensor | None) -> torch.Tensor:
+    """A candidate counts when it is right on every example where the register matters (axis 1 with
+    examples, `free` where it does not); on a constant task (`free` None) the hits themselves."""
+    return hits if free is None else (hits | free).all(dim=1)
+
+
 class AfterstateQNetwork(nn.Module):
     def __init__(self, machine: MachineConfig, hidden_size: int, embedding_size: int, reward_settings: dict,
                  reward_scale: float, reward_func: str = "Specific_register_values", examples: bool = False) -> None:
@@ -113,10 +119,6 @@ class AfterstateQNetwork(nn.Module):
         # Values as bytes: their sums and differences wrap modulo 256 as the machine's do (and cost less).
         registers, target, written = (x.to(torch.uint8) for x in (registers, target, written))
 
-        def everywhere(hits: torch.Tensor, free: torch.Tensor | None) -> torch.Tensor:
-            """A candidate counts when it is right on every example (axis 1 with examples)."""
-            return hits if free is None else (hits | free).all(dim=1)
-
         value_free = None if free is None else free.unsqueeze(-2)
         kept = self.kept(registers, target, loads, free)
         old = kept.transpose(1, 2).gather(1, dest.unsqueeze(2).expand(-1, -1, r))  # [B, K, j]
@@ -164,9 +166,6 @@ class AfterstateQNetwork(nn.Module):
         """[B, j, d]: whether one instruction that does not read register d makes register j right (a
         load, a copy, a sum or difference of two registers): it still does once d is overwritten.
         Registers and target as bytes; with `free` ([B, E, R], a function task) on every example."""
-
-        def everywhere(hits: torch.Tensor, free: torch.Tensor | None) -> torch.Tensor:
-            return hits if free is None else (hits | free).all(dim=1)
 
         pair_free = None if free is None else free.unsqueeze(-1)
         goal = target.unsqueeze(-1)  # [B, (E,) R(j), 1]
@@ -244,8 +243,8 @@ class AfterstateQNetwork(nn.Module):
                           matters: torch.Tensor | None, actions: torch.Tensor) -> torch.Tensor:
         """`action_values` with V computed for every action (integer registers and targets, boolean
         `matters` on a function task). An action changes one register, so V's first layer is the
-        state's, with the written register's vectors swapped: [B, K, hidden] gathers, not a pass over
-        a copy of the registers per action."""
+        state's with the written register's rows swapped: one embedding bag over table rows, not a
+        pass over a copy of the registers per action."""
         if matters is not None:
             return self.example_action_values(program, registers, target, matters, actions)
         dest, (batch, k), r = self.dest[actions], actions.shape, self.num_registers

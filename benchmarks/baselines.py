@@ -180,9 +180,15 @@ def run_sb3(tasks: list[dict], jobs: int) -> list[Outcome]:
 def run_project(algo: str, ids: list[str], seeds: list[int], budget: int, assess: int, jobs: int, threads: int,
                 folder: Path) -> list[Outcome]:
     tasks = tasks_for(algo, ids, seeds, assess, folder, budget, after_solve=0)
-    results = run_in_processes(tasks, jobs, lambda i, r: print(row(outcome_of(tasks[i], r)), flush=True),
-                               threads=threads)
-    return [outcome_of(task, result) for task, result in zip(tasks, results, strict=True)]
+    ended: dict[int, Outcome] = {}
+
+    def show(i: int, result: RunResult) -> None:
+        ended[i] = outcome_of(tasks[i], result)  # the final program is measured once, here
+        print(row(ended[i]), flush=True)
+
+    results = run_in_processes(tasks, jobs, show, threads=threads)
+    return [ended.get(i) or outcome_of(task, result)
+            for i, (task, result) in enumerate(zip(tasks, results, strict=True))]
 
 
 def comparison(everything: dict[str, list[Outcome]]) -> list[str]:

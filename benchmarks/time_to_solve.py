@@ -27,6 +27,7 @@ and prints their table, summaries and figure without training.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -41,6 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.host import describe_machine  # noqa: E402
+from synthesis.exact import Synthesizer  # noqa: E402
+from toycorewar import MachineConfig  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.processes import run_in_processes  # noqa: E402
 from training.result import RunResult  # noqa: E402
@@ -141,31 +144,28 @@ def final_length_above_optimal(task: dict) -> float | None:
     The program is counted as the agent wrote it, stop excluded; the exact synthesizer only judges."""
     from agents.networks import greedy_policy
     from environment import make_reward
-    from synthesis.exact import Synthesizer
-    from toycorewar import MachineConfig
     from training.checkpoints import load_network
     from training.evaluation import evaluate
     path = Path(task["run_dir"]) / "models" / "last"
     if not path.is_file():
         return None
-    if task["run_dir"] in _MEASURED:
-        return _MEASURED[task["run_dir"]]
     network, checkpoint = load_network(path)
     spec, run = checkpoint["machine"], task["run_data"]
     machine = MachineConfig(spec["num_registers"], spec["n_vals"], spec["max_length"])
     targets = np.asarray(run["targets"]["values"], dtype=np.int64)
     reward = make_reward(run.get("reward_func", "Specific_register_values"), run.get("reward_settings"))
     evaluation = evaluate(greedy_policy(network), machine, reward, targets, np.zeros_like(targets))
-    synthesizer = _SYNTHESIZERS.get(machine) or _SYNTHESIZERS.setdefault(machine, Synthesizer(machine))
+    synthesizer = synthesizer_for(machine)
     excess = [sum(instruction != "stop" for instruction in task_result.instructions)
               - synthesizer.shortest_program(task_result.target).length
               for task_result in evaluation.tasks if task_result.solved]
-    _MEASURED[task["run_dir"]] = statistics.mean(excess) if excess else None
-    return _MEASURED[task["run_dir"]]
+    return statistics.mean(excess) if excess else None
 
 
-_MEASURED: dict[str, float | None] = {}  # final_length_above_optimal by run folder: each run measured once
-_SYNTHESIZERS: dict = {}  # one exact synthesizer per machine (its shared levels are built once)
+@functools.lru_cache(maxsize=4)
+def synthesizer_for(machine: MachineConfig) -> Synthesizer:
+    """One exact synthesizer per machine: its levels, shared by every target, are built once."""
+    return Synthesizer(machine)
 
 
 def outcomes_from(path: Path) -> list[Outcome]:

@@ -144,3 +144,28 @@ def test_the_evaluator_with_a_search_budget_writes_programs_that_reach_their_tar
         program = [parse_instruction(text, ctx.machine) for text in task.instructions]
         assert final_registers(program, task.reg_init, 4) == task.target, task
         assert task.registers[-1] == task.target
+
+
+def test_an_evaluation_asks_the_policy_only_for_the_running_programs_and_plans_follow_their_task():
+    """roll_out hands the policy the copies whose program is still being written, with their task
+    indices under "task"; a planned policy writes each task's own plan, whichever copies remain."""
+    from environment import Specific_register_values
+    from toycorewar import ActionTable
+    from training.evaluation import planned_policy
+    machine, table = MachineConfig(), ActionTable(MachineConfig())
+    plans = [[parse_instruction("ld %3, r1", machine)],
+             [parse_instruction(text, machine) for text in ("ld %4, r2", "ld %5, r3", "ld %6, r4")],
+             None]  # the third task has no plan: the greedy policy writes it (here: stop at once)
+    seen = []
+
+    def greedy(obs: dict) -> np.ndarray:
+        seen.append(obs["task"].tolist())
+        return np.full(len(obs["program"]), table.stop_action)
+
+    targets = np.array([[3, 0, 0, 0], [0, 4, 5, 6], [0, 0, 0, 0]])
+    evaluation = evaluate(planned_policy(greedy, plans, table), machine, Specific_register_values(), targets,
+                          np.zeros_like(targets))
+    assert seen == [[0, 1, 2], [0, 1], [1], [1]]  # task 2 stops first, task 0 next, task 1 after three loads
+    assert [t.instructions for t in evaluation.tasks] == [
+        ["ld %3, r1", "stop"], ["ld %4, r2", "ld %5, r3", "ld %6, r4", "stop"], ["stop"]]
+    assert [t.solved for t in evaluation.tasks] == [True, True, True]
