@@ -32,11 +32,11 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from agents.networks import distances_after, example_inputs, register_action_table, written_values
+from agents.networks import distances_after, example_inputs, learning_rewards, register_action_table, written_values
 from environment import make_reward
 from toycorewar import MachineConfig
 
-TIE_BREAK = 1e-3  # the cost of an instruction, in units of distance
+TIE_BREAK = 1e-3  # the cost of an instruction, in units of distance, when the run sets none
 
 
 def everywhere(hits: torch.Tensor, free: torch.Tensor | None) -> torch.Tensor:
@@ -47,9 +47,13 @@ def everywhere(hits: torch.Tensor, free: torch.Tensor | None) -> torch.Tensor:
 
 class AfterstateQNetwork(nn.Module):
     def __init__(self, machine: MachineConfig, hidden_size: int, embedding_size: int, reward_settings: dict,
-                 reward_scale: float, reward_func: str = "Specific_register_values", examples: bool = False) -> None:
+                 reward_scale: float, reward_func: str = "Specific_register_values", examples: bool = False,
+                 instruction_cost: float = 0.0) -> None:
         super().__init__()
         self.examples = examples
+        # A run's instruction_cost is in the rewards learnt from (agents/networks.py learning_rewards);
+        # without one, a cost far below one unit of distance only breaks ties (q_values).
+        self.instruction_cost = float(instruction_cost)
         table = register_action_table(self, machine)
         r = self.num_registers = machine.num_registers
         self.n_vals, self.max_length = machine.n_vals, machine.max_length
@@ -105,7 +109,8 @@ class AfterstateQNetwork(nn.Module):
         length = (program != self.empty_slot).sum(dim=1, keepdim=True) + 1  # the program after the action
         done = (actions == self.stop_action) | (length >= self.max_length)
         reward = self.reward.step_reward(before, now, done, self.max_length - length)
-        return reward.float() * self.reward_scale, done, now, (self.max_length - length).expand_as(now)
+        reward = learning_rewards(reward.float(), actions, self.stop_action, self.reward_scale, self.instruction_cost)
+        return reward, done, now, (self.max_length - length).expand_as(now)
 
     def reachable(self, registers: torch.Tensor, target: torch.Tensor, dest: torch.Tensor, written: torch.Tensor,
                   matters: torch.Tensor | None = None) -> torch.Tensor:
@@ -302,11 +307,14 @@ class AfterstateQNetwork(nn.Module):
 
     def q_values(self, actions: torch.Tensor, reward: torch.Tensor, done: torch.Tensor,
                  values: torch.Tensor) -> torch.Tensor:
-        """Q = the reward + V of the afterstate (none after the last instruction) − the instruction's cost."""
+        """Q = the reward (less the run's instruction cost) + V of the afterstate (none after the last
+        instruction), less a tie-break when the run sets no cost."""
+        value = reward + torch.where(done, torch.zeros_like(values), values)
+        if self.instruction_cost:
+            return value
         # Of programs that score the same, the shorter: a solved program stops rather than marking time
         # with no-ops, which tie with stop (a cost far below one unit of distance, so no other choice moves).
-        cost = TIE_BREAK * self.reward_scale * (actions != self.stop_action)
-        return reward + torch.where(done, torch.zeros_like(values), values) - cost
+        return value - TIE_BREAK * self.reward_scale * (actions != self.stop_action)
 
     def gap_table(self) -> torch.Tensor:
         """The gap vectors of a function task, [R·256 + 1, h]: a gap other than 0 also adds `wrong_vector`

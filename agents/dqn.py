@@ -16,7 +16,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from agents.base import AgentSetup, Progress, active_rows, first_observation, network_payload, restore_rng, rng_state
 from agents.expert_iteration import ExpertIteration, concatenate_samples, large_margin_loss
-from agents.networks import build_network, greedy_policy, network_spec, observation_tensors
+from agents.networks import build_network, greedy_policy, learning_rewards, network_spec, observation_tensors
 from agents.replay import Hindsight, PrioritizedSampler, Replay, ReplayBuffer, Sample, UniformSampler
 from agents.self_imitation import SelfImitation
 
@@ -30,16 +30,20 @@ class DQN_Agent:
         torch.manual_seed(setup.seed)
         self.rng = np.random.default_rng(setup.seed)
         self.env = setup.make_env(p.num_envs)
+        self.stop_action = setup.machine.num_actions - 1
+        # The instruction cost enters the networks that compute rewards (saved in their spec only when
+        # set, so the specs of runs without it stay as they were); a dueling network learns it from replay.
+        cost = {"instruction_cost": p.instruction_cost} if p.instruction_cost else {}
         if p.afterstate:
             self.spec = network_spec("afterstate_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
                                      p.register_size, effect_size=max(1, p.effect_size),
                                      reward_func=setup.reward.name, reward_settings=setup.reward.settings,
-                                     reward_scale=p.reward_scale, **setup.network_extra())
+                                     reward_scale=p.reward_scale, **cost, **setup.network_extra())
         elif p.known_rewards:
             self.spec = network_spec("known_reward_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
                                      p.register_size, effect_size=p.effect_size,
                                      reward_func=setup.reward.name, reward_settings=setup.reward.settings,
-                                     reward_scale=p.reward_scale, **setup.network_extra())
+                                     reward_scale=p.reward_scale, **cost, **setup.network_extra())
         else:
             self.spec = network_spec("dueling_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
                                      p.register_size, effect_size=p.effect_size, **setup.network_extra())
@@ -51,7 +55,8 @@ class DQN_Agent:
                                    examples=setup.examples)
         self.sampler = (PrioritizedSampler(self.buffer, p.priority_alpha, p.priority_beta) if p.priority_alpha > 0
                         else UniformSampler(self.buffer))
-        hindsight = Hindsight(self.env.reward, p.reward_scale, p.relabel_fraction) if p.relabel_fraction > 0 else None
+        hindsight = (Hindsight(self.env.reward, p.reward_scale, p.relabel_fraction, self.stop_action,
+                               p.instruction_cost) if p.relabel_fraction > 0 else None)
         self.replay = Replay(self.buffer, self.sampler, p.n_step, p.gamma, hindsight)
         # Expert iteration: search rounds whose programs are learned from (agents/expert_iteration.py);
         # self-imitation: the agent's own solving programs (agents/self_imitation.py). At most one of them.
@@ -113,11 +118,12 @@ class DQN_Agent:
             next_obs, rewards, terminated, _, info = self.env.step(actions)
             # SameStep autoreset: a finished copy's last observation is in final_obs.
             final_obs = info.get("final_obs", next_obs)
+            learnt = learning_rewards(rewards, actions, self.stop_action, p.reward_scale, p.instruction_cost)
             if stepping.all():
-                self.buffer.add(obs, actions, rewards * p.reward_scale, final_obs, terminated)
+                self.buffer.add(obs, actions, learnt, final_obs, terminated)
             else:
                 rows = np.flatnonzero(stepping)
-                self.buffer.add(active_rows(obs, rows), actions[rows], rewards[rows] * p.reward_scale,
+                self.buffer.add(active_rows(obs, rows), actions[rows], learnt[rows],
                                 active_rows(final_obs, rows), terminated[rows], copies=rows)
             if self.imitation is not None and terminated.any():
                 ended = np.flatnonzero(terminated)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from agents.base import AgentSetup
-from agents.networks import network_scorer
+from agents.networks import learning_rewards, network_scorer
 from agents.replay import Replay, ReplayBuffer, Sample, UniformSampler
 from environment import ToyCorewarEnv
 from synthesis.search import FunctionTask, guided_search, plan_action
@@ -41,15 +41,19 @@ def large_margin_loss(q: torch.Tensor, expert_actions: torch.Tensor, margin: flo
 
 
 def play_episode(env: ToyCorewarEnv, actions: list[int], target: list[int] | None, reg_init: list[int] | None,
-                 reward_scale: float, options: dict | None = None) -> dict[str, np.ndarray]:
+                 reward_scale: float, options: dict | None = None,
+                 instruction_cost: float = 0.0) -> dict[str, np.ndarray]:
     """`actions` played from `reg_init` towards `target` on `env` (or on the task of the reset `options`,
     a function task's examples) until the episode ends, as arrays of transitions: per step the
-    observation, action, scaled reward, next observation and terminated."""
+    observation, action, reward as learnt (agents/networks.py learning_rewards), next observation and
+    terminated."""
+    stop = env.action_space.n - 1
     steps: dict[str, list] = {name: [] for name in ("obs", "action", "reward", "next_obs", "terminated")}
     obs, _ = env.reset(options=options or {"target": list(target), "reg_init": list(reg_init)})
     for action in actions:
         next_obs, reward, terminated, _, _ = env.step(int(action))
-        for name, value in zip(steps, (obs, action, reward * reward_scale, next_obs, terminated), strict=True):
+        learnt = learning_rewards(reward, action, stop, reward_scale, instruction_cost)
+        for name, value in zip(steps, (obs, action, learnt, next_obs, terminated), strict=True):
             steps[name].append(value)
         obs = next_obs
         if terminated:
@@ -143,7 +147,8 @@ class ExpertIteration:
         """The found program, then stop if it is shorter than MAX_LENGTH, as an episode stepped on the
         environment: per step the observation, action, scaled reward, next observation and terminated."""
         actions = [plan_action(self.table, program, step) for step in range(self.setup.machine.max_length)]
-        return play_episode(self.env, actions, target, reg_init, self.params.reward_scale)
+        return play_episode(self.env, actions, target, reg_init, self.params.reward_scale,
+                            instruction_cost=self.params.instruction_cost)
 
     def function_demonstration(self, program: list[Instruction], examples: Examples) -> dict[str, np.ndarray]:
         """`demonstration` on a function task's examples."""
@@ -154,7 +159,7 @@ class ExpertIteration:
                                               n_vals=m.n_vals, reward_func=reward.name, examples=examples,
                                               **reward.settings)
         return play_episode(self.function_env, actions, None, None, self.params.reward_scale,
-                            options={"examples": examples})
+                            options={"examples": examples}, instruction_cost=self.params.instruction_cost)
 
     def store(self, episode: dict[str, np.ndarray]) -> None:
         store_episode(self.buffer, episode)

@@ -59,6 +59,16 @@ def distances_after(reward: Any, registers: torch.Tensor, target: torch.Tensor, 
     return before, before + change.sum(dim=1)
 
 
+def learning_rewards(rewards: Any, actions: Any, stop_action: int, reward_scale: float,
+                     instruction_cost: float = 0.0) -> Any:
+    """The rewards an agent learns from: the environment's, less `instruction_cost` units of distance for
+    each instruction (every action but stop; README, "Shortest programs"), times `reward_scale`. numpy
+    or torch, elementwise; the one place the cost is written."""
+    if instruction_cost:
+        rewards = rewards - instruction_cost * (actions != stop_action)
+    return rewards * reward_scale
+
+
 class ObservationEncoder(nn.Module):
     """(program [B, L], registers [B, R], target [B, R]) -> features [B, middle_size].
 
@@ -215,9 +225,10 @@ class KnownRewardQNetwork(nn.Module):
 
     def __init__(self, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
                  reward_settings: dict, reward_scale: float, register_size: int | None = None,
-                 effect_size: int = 0, reward_func: str = "Specific_register_values", examples: bool = False) -> None:
+                 effect_size: int = 0, reward_func: str = "Specific_register_values", examples: bool = False,
+                 instruction_cost: float = 0.0) -> None:
         super().__init__()
-        self.examples = examples
+        self.examples, self.instruction_cost = examples, float(instruction_cost)
         self.residual = DuelingQNetwork(machine, h_size, middle_size, lstm_layers, register_size, effect_size,
                                         examples)
         table = register_action_table(self, machine)
@@ -245,7 +256,7 @@ class KnownRewardQNetwork(nn.Module):
         length = (program != self.empty_slot).sum(dim=1, keepdim=True) + 1  # the program after the action
         done = (actions == self.stop_action) | (length >= self.max_length)
         reward = self.reward.step_reward(before, now, done, self.max_length - length)
-        return reward.float() * self.reward_scale
+        return learning_rewards(reward.float(), actions, self.stop_action, self.reward_scale, self.instruction_cost)
 
     def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
                 matters: torch.Tensor | None = None) -> torch.Tensor:
@@ -280,7 +291,8 @@ def build_network(spec: dict) -> nn.Module:
     if spec["kind"] == "afterstate_q":
         from agents.afterstate import AfterstateQNetwork  # it builds on this module's action-table helpers
         return AfterstateQNetwork(machine, spec["middle_size"], spec["effect_size"], spec["reward_settings"],
-                                  spec["reward_scale"], spec["reward_func"], examples)
+                                  spec["reward_scale"], spec["reward_func"], examples,
+                                  spec.get("instruction_cost", 0.0))
     if spec["kind"] == "afterstate_policy_value":
         from agents.afterstate import AfterstatePolicyValueNetwork
         return AfterstatePolicyValueNetwork(machine, spec["middle_size"], spec["effect_size"], spec["reward_settings"],
@@ -289,7 +301,8 @@ def build_network(spec: dict) -> nn.Module:
     if spec["kind"] == "known_reward_q":
         # Models saved before reward_func was in the spec used the only reward there was then.
         extra |= {"reward_settings": spec["reward_settings"], "reward_scale": spec["reward_scale"],
-                  "reward_func": spec.get("reward_func", "Specific_register_values")}
+                  "reward_func": spec.get("reward_func", "Specific_register_values"),
+                  "instruction_cost": spec.get("instruction_cost", 0.0)}  # none before it existed
     # Models saved before register_size and effect_size existed: registers read at h_size, no effect term.
     if spec["kind"] != "policy_value":
         extra["effect_size"] = spec.get("effect_size", 0)
@@ -300,7 +313,8 @@ def build_network(spec: dict) -> nn.Module:
 def network_spec(kind: str, machine: MachineConfig, h_size: int, middle_size: int, lstm_layers: int,
                  register_size: int | None = None, **extra: object) -> dict:
     """What build_network needs (saved with the weights); `extra`: effect_size of a Q-network,
-    reward_func, reward_settings and reward_scale of a known_reward_q network, `examples` (true) for a
+    reward_func, reward_settings, reward_scale and instruction_cost of a known_reward_q or afterstate_q
+    network, `examples` (true) for a
     network of a function task."""
     return {"kind": kind, "num_registers": machine.num_registers, "n_vals": machine.n_vals,
             "max_length": machine.max_length, "h_size": h_size, "middle_size": middle_size,
@@ -326,6 +340,9 @@ class NetworkScorer:
 
     def __init__(self, network: nn.Module, machine: MachineConfig, device: torch.device | str = "cpu") -> None:
         self.network, self.machine, self.device = network, machine, torch.device(device)
+        # The cost per instruction the network's Q-values count (in units of distance), for the returns
+        # the search gathers to count it too.
+        self.instruction_cost = float(getattr(network, "instruction_cost", 0.0))
         zeros = np.zeros(machine.num_registers, dtype=np.int64)  # a network of examples reads it as one example
         # A policy network answers (logits, value): one call tells which kind this is, whatever its class.
         with torch.no_grad():

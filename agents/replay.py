@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import torch
 
+from agents.networks import learning_rewards
 from toycorewar import MachineConfig
 
 if TYPE_CHECKING:
@@ -327,10 +328,13 @@ def n_step_returns(steps: FollowingSteps, n_step: int, gamma: float,
 class Hindsight:
     """Hindsight relabelling: `fraction` of the sampled rows get as target the registers their episode
     reached at this or a later step, and every step's reward is recomputed for the row's target (as
-    the run's `reward` times `reward_scale`): the same experience, read as a lesson on reaching that goal."""
+    the run's `reward`, less the run's instruction cost, times `reward_scale`): the same experience,
+    read as a lesson on reaching that goal."""
 
-    def __init__(self, reward: Specific_register_values, reward_scale: float, fraction: float) -> None:
+    def __init__(self, reward: Specific_register_values, reward_scale: float, fraction: float,
+                 stop_action: int = -1, instruction_cost: float = 0.0) -> None:
         self.reward, self.reward_scale, self.fraction = reward, reward_scale, fraction
+        self.stop_action, self.instruction_cost = stop_action, instruction_cost
 
     def relabel(self, buffer: ReplayBuffer, steps: FollowingSteps, rng: np.random.Generator) -> np.ndarray:
         """The targets of the sampled rows `steps.rows[0]`, some replaced by a reached goal."""
@@ -350,7 +354,8 @@ class Hindsight:
         before = self.reward.distance(a["registers"][rows], target, matters)
         after = self.reward.distance(a["next_registers"][rows], target, matters)
         unused = buffer.unused_slots(rows)
-        return self.reward.step_reward(before, after, a["terminated"][rows], unused) * self.reward_scale
+        reward = self.reward.step_reward(before, after, a["terminated"][rows], unused)
+        return learning_rewards(reward, a["action"][rows], self.stop_action, self.reward_scale, self.instruction_cost)
 
 
 class Replay:

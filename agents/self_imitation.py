@@ -2,7 +2,10 @@
 
 Every training episode that ends on its target (distance 0) is compared with the solution kept for
 its task (target and initial registers): the first one, or a shorter one, becomes the task's
-solution. The solutions form a demonstration buffer; each learning step draws `demo_fraction` of
+solution. With an `instruction_cost` (README, "Shortest programs") the program is kept in its
+shortest form: its dead instructions dropped (toycorewar.without_dead_instructions, run on the
+agent's own program with the machine, no search), then stop. That form ends where the program ended
+and earns more of the return the agent learns, so it is the better demonstration of the two. The solutions form a demonstration buffer; each learning step draws `demo_fraction` of
 its batch from it, under the TD loss and DQfD's large-margin loss (as expert iteration's
 demonstrations, agents/expert_iteration.py), so that the greedy policy is pulled to a program that
 solves and held there while the rest of the replay keeps changing: what is solved stays solved
@@ -25,7 +28,7 @@ from agents.base import AgentSetup
 from agents.expert_iteration import play_episode, store_episode
 from agents.replay import Replay, ReplayBuffer, UniformSampler
 from environment import ToyCorewarEnv
-from toycorewar import Examples
+from toycorewar import ActionTable, Examples, final_registers, without_dead_instructions
 
 # (actions, target, initial registers, matters): flat tuples of ints; on a function task (docs/reference.md
 # §10) target, initial registers and matters hold the [E, R] arrays of its examples, row after row.
@@ -42,6 +45,8 @@ class SelfImitation:
         self.env = ToyCorewarEnv(max_length=m.max_length, num_registers=m.num_registers, n_vals=m.n_vals,
                                  reward_func=setup.reward.name, **setup.reward.settings) if not self.examples else None
         self.max_tasks = max(1, params.demo_buffer_size // m.max_length)
+        self.table, self.cost = ActionTable(m), getattr(params, "instruction_cost", 0.0)
+        self.last_played: dict[tuple[int, ...], tuple[int, ...]] = {}  # task -> its latest solving program
         self.solutions: dict[tuple[int, ...], Solution] = {}  # task (target + initial registers) -> solution
         shape = (num_envs, self.examples, m.num_registers) if self.examples else (num_envs, m.num_registers)
         self.starts = np.zeros(shape, dtype=np.int64)  # each copy's initial registers
@@ -64,13 +69,45 @@ class SelfImitation:
             target, start = tuple(final_obs["target"][i].ravel().tolist()), tuple(self.starts[i].ravel().tolist())
             mask = () if matters is None else tuple(matters[i].ravel().tolist())
             task = target + start + mask
+            played = actions
+            if self.cost:
+                if self.last_played.get(task) == played:  # the same program again (the greedy copies'): no news
+                    continue
+                actions = self.shortest_form(played, target, start, mask)
             kept = self.solutions.get(task)
-            if kept is not None and len(kept[0]) <= len(actions):
-                continue
-            if kept is None and len(self.solutions) >= self.max_tasks:
-                self.solutions.pop(next(iter(self.solutions)))
-            self.solutions[task] = (actions, target, start, mask)
-            self.changed = True
+            if kept is None or self.length(actions) < self.length(kept[0]):
+                if kept is None and len(self.solutions) >= self.max_tasks:
+                    self.last_played.pop(oldest := next(iter(self.solutions)), None)
+                    self.solutions.pop(oldest)
+                self.solutions[task] = (actions, target, start, mask)
+                self.changed = True
+            if self.cost:
+                self.last_played[task] = played
+
+    def length(self, actions: tuple[int, ...]) -> int:
+        """A program's length: its instructions, stop not counted; without an instruction cost its actions,
+        stop counted (as self-imitation compared them before the cost existed, so that the figures of the
+        presets without one stand)."""
+        if not self.cost:
+            return len(actions)
+        return sum(action != self.table.stop_action for action in actions)
+
+    def shortest_form(self, actions: tuple[int, ...], target: tuple[int, ...], start: tuple[int, ...],
+                      mask: tuple[int, ...]) -> tuple[int, ...]:
+        """The solving program `actions` without its dead instructions, then stop where it is shorter than
+        MAX_LENGTH: it still ends on the target (every example's, where the register matters)."""
+        r = self.machine.num_registers
+        rows = [(list(start[k:k + r]), target[k:k + r], mask[k:k + r] if mask else (1,) * r)
+                for k in range(0, len(target), r)]
+
+        def solves(program: list) -> bool:
+            return all(all(value == goal or not counted for value, goal, counted in
+                           zip(final_registers(program, begin, r), goal_row, counted_row, strict=True))
+                       for begin, goal_row, counted_row in rows)
+
+        program = without_dead_instructions([self.table.instructions[a] for a in actions], solves)
+        shorter = tuple(self.table.encode_instruction(instruction) for instruction in program)
+        return shorter + ((self.table.stop_action,) if len(shorter) < self.machine.max_length else ())
 
     def _fill(self) -> None:
         self.buffer = ReplayBuffer(self.params.demo_buffer_size, self.machine, 1, examples=self.examples)
@@ -85,14 +122,15 @@ class SelfImitation:
         """A kept solution's episode, stepped on the environment (so it carries the run's rewards)."""
         scale = self.params.reward_scale
         if not self.examples:
-            return play_episode(self.env, actions, list(target), list(start), scale)
+            return play_episode(self.env, actions, list(target), list(start), scale, instruction_cost=self.cost)
         shape = (self.examples, self.machine.num_registers)
         examples = Examples(np.reshape(start, shape), np.reshape(target, shape), np.reshape(mask, shape).astype(bool))
         if self.env is None:
             m, reward = self.machine, self.setup.reward
             self.env = ToyCorewarEnv(max_length=m.max_length, num_registers=m.num_registers, n_vals=m.n_vals,
                                      reward_func=reward.name, examples=examples, **reward.settings)
-        return play_episode(self.env, actions, None, None, scale, options={"examples": examples})
+        return play_episode(self.env, actions, None, None, scale, options={"examples": examples},
+                            instruction_cost=self.cost)
 
     def batch_share(self, batch_size: int) -> int:
         """Rows of a learning batch drawn from the solutions (none before the first)."""

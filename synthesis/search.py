@@ -52,10 +52,12 @@ class Scorer(Protocol):
     "policy": log-probabilities (an actor's policy). A network becomes one with
     agents.networks.network_scorer; the search itself needs no agent or network. On a constant target
     it is called with registers and target [R] and no `matters`; on a function task with registers,
-    target and matters (int8) [E, R].
+    target and matters (int8) [E, R]. `instruction_cost`: what the Q-values charge for each instruction
+    (units of distance, README "Shortest programs"), charged by the search to the returns it gathers.
     """
 
     kind: Literal["q", "policy"]
+    instruction_cost: float
 
     def scores(self, actions: list[int], registers: np.ndarray, target: np.ndarray,
                matters: np.ndarray | None = None) -> np.ndarray:
@@ -82,6 +84,7 @@ class RewardScorer:
     that expects nothing after it; stop scores −inf, so the greedy program never stops early."""
 
     kind: Literal["q", "policy"] = "q"
+    instruction_cost: float = 0.0
 
     def __init__(self, machine: MachineConfig, reward: Specific_register_values) -> None:
         self.table, self.max_length, self.reward = ActionTable(machine), machine.max_length, reward
@@ -106,6 +109,7 @@ def _best_first(problem: SearchProblem, scorer: Scorer, reward: Specific_registe
                 reward_scale: float, prune: bool) -> SearchResult:
     """Greedy program first, then best-first expansions, ranked by `scorer`."""
     is_policy = scorer.kind == "policy"
+    cost = getattr(scorer, "instruction_cost", 0.0)  # scorers written before it charge nothing
     max_length = problem.machine.max_length
     if problem.solves(problem.start):
         return problem.found([], 0)
@@ -141,7 +145,8 @@ def _best_first(problem: SearchProblem, scorer: Scorer, reward: Specific_registe
         return node_scores, after
 
     def scaled_step(before: np.ndarray, after: np.ndarray, length: int) -> float:
-        return float(problem.step_reward(reward, before, after, length)) * reward_scale
+        """An instruction's reward as the scorer's Q-values count it: less its cost, times reward_scale."""
+        return (float(problem.step_reward(reward, before, after, length)) - cost) * reward_scale
 
     # The greedy program first: it is what the policy writes, and its nodes are queued on the way.
     actions, registers, value = [], problem.start, 0.0

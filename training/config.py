@@ -157,6 +157,13 @@ def parse_config(data: Any, source: str = "config.json") -> Config:
         raise ConfigError(f"{source}: {_describe(error)}") from None
     fixed = {name: Preset.model_construct(agent=p.agent, parameters=PARAMETERS[p.agent].model_validate(
         data["presets"][name].get("parameters", {}))) for name, p in config.presets.items()}
+    length = config.settings.toy_corewar.MAX_LENGTH
+    for name, preset in fixed.items():
+        cost = getattr(preset.parameters, "instruction_cost", 0.0)
+        if cost * length >= 1:
+            raise ConfigError(f"{source}: presets.{name}.parameters.instruction_cost: {cost} times MAX_LENGTH "
+                              f"{length} must stay below 1 (no saving of instructions may outweigh one unit of "
+                              f"distance): expected less than {1 / length:g}")
     return Config.model_construct(settings=config.settings, presets=fixed)
 
 

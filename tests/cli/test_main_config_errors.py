@@ -139,6 +139,11 @@ CASES = {
     "lstm_of_a_million_units": (settings(lambda c: dqn(c).update(h_size=10**6)), [], "config.json", "h_size"),
     "agent_that_is_a_list": (settings(lambda c: c["presets"]["AC"].update(agent=[])), [], "config.json",
                              "presets.AC.agent"),
+    "instruction_cost_that_outweighs_a_unit_of_distance": (
+        settings(lambda c: dqn(c).update(instruction_cost=0.2)), [], "config.json",
+        "presets.DQN.parameters.instruction_cost"),
+    "negative_instruction_cost": (settings(lambda c: dqn(c).update(instruction_cost=-0.1)), [], "config.json",
+                                  "presets.DQN.parameters.instruction_cost"),
     "eval_targets_10_to_the_9": (settings(lambda c: c["settings"].update(EVAL_TARGETS=10**9)), [], "config.json",
                                  "EVAL_TARGETS"),
 }
@@ -149,7 +154,7 @@ THROUGH_MAIN = ["malformed_json_in_config", "missing_training_file", "unknown_ke
                 "gamma_above_1", "num_actions_disagrees_with_registers_and_values", "unknown_agent_class",
                 "negative_episodes", "unknown_preset_in_algo", "target_value_out_of_0_255", "duplicate_run_id",
                 "unknown_key_in_a_run", "config_not_utf8", "nested_100000_deep", "integer_of_5000_digits",
-                "a_trillion_random_targets"]
+                "a_trillion_random_targets", "instruction_cost_that_outweighs_a_unit_of_distance"]
 
 
 @pytest.fixture(scope="module")
