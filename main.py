@@ -3,8 +3,8 @@
     python main.py NAME [-f] [-t training.json] [-c config.json] [-j N] [--seed S] [--resume] [--quiet]
                           [--ray ADDRESS]
 
-Outputs (README, "Outputs"): experiments/NAME/ (Training_descriptions.json, config.json, one folder per run with
-NNNNNNN_Evaluation logs and models/best, models/last; summary.json and curves.png at the end) and
+Outputs (docs/training.md, "Outputs"): experiments/NAME/ (Training_descriptions.json, config.json, one folder
+per run with NNNNNNN_Evaluation logs and models/best, models/last; summary.json and curves.png at the end) and
 TensorBoard curves under runs/NAME/<id>/. Exit status: 0 all runs finished, 1 a run failed,
 2 bad input (nothing written), 130 interrupted (checkpoints and logs written).
 """

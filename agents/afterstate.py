@@ -441,10 +441,11 @@ class AfterstatePolicyValueNetwork(nn.Module):
 
     def __init__(self, machine: MachineConfig, hidden_size: int, embedding_size: int, reward_settings: dict,
                  reward_scale: float, temperature: float, reward_func: str = "Specific_register_values",
-                 examples: bool = False) -> None:
+                 examples: bool = False, instruction_cost: float = 0.0) -> None:
         super().__init__()
         self.examples = examples
-        args = (machine, hidden_size, embedding_size, reward_settings, reward_scale, reward_func, examples)
+        args = (machine, hidden_size, embedding_size, reward_settings, reward_scale, reward_func, examples,
+                instruction_cost)
         self.actor, self.critic = AfterstateQNetwork(*args), AfterstateQNetwork(*args)
         self.scale = 1.0 / (float(temperature) * float(reward_scale))
 

@@ -3,7 +3,7 @@
 An agent knows nothing of files, logs or evaluation: it receives an `AgentSetup` (its parameters,
 the machine, the task source, the reward, the seed and the device), trains until `Progress.done`,
 telling `Progress.update` how many episodes have ended, and offers its network, its greedy policy
-and its state as plain tensors (the harness saves and restores them; README, "Outputs").
+and its state as plain tensors (the harness saves and restores them; docs/training.md, "Outputs").
 """
 
 from __future__ import annotations

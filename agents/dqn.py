@@ -1,7 +1,7 @@
 """DQN_Agent: double DQN with a dueling head, a target network and a preallocated replay buffer,
 trained on the batched environment (`num_envs` episodes side by side, every forward pass batched).
 
-Units: `learning_starts` and `epsilon_decay_steps` count episodes (README, "`config.json`"); `learning_freq` and
+Units: `learning_starts` and `epsilon_decay_steps` count episodes (docs/configuration.md); `learning_freq` and
 `target_update_freq` count environment steps (transitions), as in the DQN literature.
 """
 

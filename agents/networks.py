@@ -62,7 +62,7 @@ def distances_after(reward: Any, registers: torch.Tensor, target: torch.Tensor, 
 def learning_rewards(rewards: Any, actions: Any, stop_action: int, reward_scale: float,
                      instruction_cost: float = 0.0) -> Any:
     """The rewards an agent learns from: the environment's, less `instruction_cost` units of distance for
-    each instruction (every action but stop; README, "Shortest programs"), times `reward_scale`. numpy
+    each instruction (every action but stop; docs/shortest_programs.md), times `reward_scale`. numpy
     or torch, elementwise; the one place the cost is written."""
     if instruction_cost:
         rewards = rewards - instruction_cost * (actions != stop_action)
@@ -296,7 +296,8 @@ def build_network(spec: dict) -> nn.Module:
     if spec["kind"] == "afterstate_policy_value":
         from agents.afterstate import AfterstatePolicyValueNetwork
         return AfterstatePolicyValueNetwork(machine, spec["middle_size"], spec["effect_size"], spec["reward_settings"],
-                                            spec["reward_scale"], spec["temperature"], spec["reward_func"], examples)
+                                            spec["reward_scale"], spec["temperature"], spec["reward_func"], examples,
+                                            spec.get("instruction_cost", 0.0))
     extra: dict = {"examples": examples}
     if spec["kind"] == "known_reward_q":
         # Models saved before reward_func was in the spec used the only reward there was then.

@@ -22,7 +22,7 @@ from agents.base import (
     restore_rng,
     rng_state,
 )
-from agents.networks import build_network, greedy_policy, network_spec, observation_tensors
+from agents.networks import build_network, greedy_policy, learning_rewards, network_spec, observation_tensors
 from agents.self_imitation import SelfImitation
 
 
@@ -39,6 +39,7 @@ class OnPolicyAgent:
                                      p.lstm_layers, p.register_size, effect_size=max(1, p.effect_size),
                                      reward_func=setup.reward.name, reward_settings=setup.reward.settings,
                                      reward_scale=p.reward_scale, temperature=p.policy_temperature,
+                                     **({"instruction_cost": p.instruction_cost} if p.instruction_cost else {}),
                                      **setup.network_extra())
         else:
             self.spec = network_spec("policy_value", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
@@ -46,6 +47,7 @@ class OnPolicyAgent:
         self.network = build_network(self.spec).to(self.device)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr, fused=True)
         self.env = setup.make_env(p.num_envs)
+        self.stop_action = setup.machine.num_actions - 1
         # One rollout holds MAX_LENGTH vector steps: at least one whole episode per copy.
         self.horizon = setup.machine.max_length
         self.loss = float("nan")
@@ -86,7 +88,8 @@ class OnPolicyAgent:
                 for name in keys:
                     trajectory[name].append(obs[name])
                 trajectory["action"].append(actions)
-                trajectory["reward"].append(rewards * self.params.reward_scale)
+                trajectory["reward"].append(learning_rewards(rewards, actions, self.stop_action,
+                                                             self.params.reward_scale, self.params.instruction_cost))
                 trajectory["terminated"].append(terminated)
                 episodes += int(terminated.sum())
                 obs = next_obs

@@ -1,5 +1,5 @@
 """The parameters of each agent's preset (`presets.NAME.parameters` in config.json): one class per
-agent, validated strictly, with every default in one place. README's parameter table is checked
+agent, validated strictly, with every default in one place. The parameter table of docs/configuration.md is checked
 against these classes by tests/training/test_parameter_table.py.
 """
 
@@ -38,6 +38,12 @@ class NetworkParameters(Model):
     gamma: Annotated[float, Field(ge=0, le=1)] = 0.99
     num_envs: Annotated[int, Field(ge=1, le=65536)] = 32  # episodes played side by side on the batched environment
     reward_scale: Annotated[float, Field(gt=0, le=100)] = 0.01  # rewards are multiplied by this for learning
+    # Each instruction (every action but stop) costs this many units of distance in the return the agent
+    # learns (docs/shortest_programs.md): of two programs that end at the same distance the shorter is
+    # worth more, so the greedy program stops as soon as it is done. The environment's rewards and every
+    # logged performance are unchanged. instruction_cost × MAX_LENGTH must stay below 1, so that no
+    # saving of instructions outweighs one unit of distance (training/config.py checks it); 0: off.
+    instruction_cost: Annotated[float, Field(ge=0, lt=1)] = 0.0
 
 
 class DQNParameters(NetworkParameters):
@@ -75,12 +81,6 @@ class DQNParameters(NetworkParameters):
     # Self-imitation (agents/self_imitation.py): the shortest program that solved each task in training is
     # kept and replayed as a demonstration (demo_buffer_size, demo_fraction, demo_margin, demo_weight below).
     self_imitation: bool = False
-    # Each instruction (every action but stop) costs this many units of distance in the return the agent
-    # learns (README, "Shortest programs"): of two programs that end at the same distance the shorter is
-    # worth more, so the greedy program stops as soon as it is done. The environment's rewards and every
-    # logged performance are unchanged. instruction_cost × MAX_LENGTH must stay below 1, so that no
-    # saving of instructions outweighs one unit of distance (training/config.py checks it); 0: off.
-    instruction_cost: Annotated[float, Field(ge=0, lt=1)] = 0.0
     # Hindsight relabelling: this fraction of sampled transitions learn to reach a goal the episode reached.
     relabel_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
     # Prioritized replay: transitions drawn with probability ∝ (|TD error| + 0.01)^priority_alpha

@@ -55,7 +55,7 @@ class ReplayBuffer:
     `targets`, when it holds two or more distinct targets (a run's fixed list), splits the capacity
     into one region per target, each a ring of its own (capacity // N rows): a block schedule's last
     block then overwrites only its own target's transitions, and every target seen keeps its share
-    (README, "Keeping every task"). Otherwise the buffer is one ring of `capacity` rows.
+    (docs/keeping_every_task.md). Otherwise the buffer is one ring of `capacity` rows.
 
     Each row knows the row of its episode's next step (`following`), and that row's write number
     (`following_serial`), so that a step overwritten since is not mistaken for it: the next step of an

@@ -2,16 +2,18 @@
 
 Every training episode that ends on its target (distance 0) is compared with the solution kept for
 its task (target and initial registers): the first one, or a shorter one, becomes the task's
-solution. With an `instruction_cost` (README, "Shortest programs") the program is kept in its
+solution. With an `instruction_cost` (docs/shortest_programs.md) the program is kept in its
 shortest form: its dead instructions dropped (toycorewar.without_dead_instructions, run on the
 agent's own program with the machine, no search), then stop. That form ends where the program ended
-and earns more of the return the agent learns, so it is the better demonstration of the two. The solutions form a demonstration buffer; each learning step draws `demo_fraction` of
-its batch from it, under the TD loss and DQfD's large-margin loss (as expert iteration's
-demonstrations, agents/expert_iteration.py), so that the greedy policy is pulled to a program that
-solves and held there while the rest of the replay keeps changing: what is solved stays solved
-(README, "Keeping every task"). The on-policy agents imitate them instead (a cross-entropy loss on
-the demonstrated actions, self-imitation's original use in actor-critic). The programs are the
-agent's own, played while it explored (self-imitation learning, Oh et al. 2018); no search and no
+and earns more of the return the agent learns, so it is the better demonstration of the two.
+
+The solutions form a demonstration buffer; each learning step draws `demo_fraction` of its batch
+from it, under the TD loss and DQfD's large-margin loss (as expert iteration's demonstrations,
+agents/expert_iteration.py), so that the greedy policy is pulled to a program that solves and held
+there while the rest of the replay keeps changing: what is solved stays solved
+(docs/keeping_every_task.md). The on-policy agents imitate them instead (a cross-entropy loss on the
+demonstrated actions, self-imitation's original use in actor-critic). The programs are the agent's
+own, played while it explored (self-imitation learning, Oh et al. 2018); no search and no
 synthesizer teaches.
 
 One solution is kept per task, for at most demo_buffer_size // MAX_LENGTH tasks (the oldest task's

@@ -10,7 +10,7 @@ the same preset with search_every, search_tasks, search_expansions, demo_fractio
 demo_weight added — every --search-every episodes, guided search with the online network on
 --search-tasks training tasks, the programs found learned from). Both train on random solvable targets
 with the held-out tiers as their evaluation set (`{"solvable": L, "held_out": "tiers", "hard": H}`,
-README "Solvable targets"; L is --length, default MAX_LENGTH, H --hard): --per-tier targets of each
+docs/synthesis.md, "Solvable targets"; L is --length, default MAX_LENGTH, H --hard): --per-tier targets of each
 optimal length 1..MAX_LENGTH (synthesis/tiers.py, EVAL_TARGETS and EVAL_SEED from --per-tier and
 --seed), which training never draws. Both runs end once they have trained --seconds
 (`train_run(..., max_seconds=S)`, wall clock: the search rounds count against the run that makes them).

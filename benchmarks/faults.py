@@ -1,10 +1,10 @@
-"""Faults a user or a job scheduler inflicts, tried on the real commands, counted (README, "Reliability").
+"""Faults a user or a job scheduler inflicts, tried on the real commands, counted (docs/guarantees.md, "Reliability").
 
     python benchmarks/faults.py [--jobs N] [--only inputs,signals,resume]
 
 Three tables:
 
-- *Bad input*: each kind of malformed file, value or argument (the kinds README lists) given to
+- *Bad input*: each kind of malformed file, value or argument (the kinds docs/guarantees.md lists) given to
   `main.py`, `synthesize.py` or `python -m toycorewar`: how many exit with status 2 and exactly one
   line on stderr, no traceback, and leave no experiment folder behind.
 - *Signals*: SIGINT and SIGTERM sent to `main.py` (`-j 1` and `-j 2`) and `parameter_search.py`,

@@ -26,7 +26,6 @@ figure (solve rate against budget, one panel per tier) goes to --png.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from benchmarks.generalization import (  # noqa: E402
     synthesizer_times,
 )
 from benchmarks.host import describe_machine  # noqa: E402
+from benchmarks.options import parameter_overrides  # noqa: E402
 from environment import make_reward  # noqa: E402
 from environment.function_tasks import functions_batch  # noqa: E402
 from synthesis.function_exact import FunctionSynthesizer  # noqa: E402
@@ -114,15 +114,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--suite {args.suite}: no such file")
     if not Path(args.png).parent.is_dir():
         parser.error(f"--png {args.png}: no such folder")
-    args.overrides = {}
-    for item in args.set:
-        name, equals, text = item.partition("=")
-        if not equals or not name.strip():
-            parser.error(f"--set {item}: expected NAME=VALUE, e.g. learning_freq=32")
-        try:
-            args.overrides[name.strip()] = json.loads(text)
-        except json.JSONDecodeError:
-            args.overrides[name.strip()] = text
+    args.overrides = parameter_overrides(parser, args.set)
     try:
         parse_config(benchmark_config(args))  # the preset exists, and its changed parameters are valid
     except ConfigError as error:

@@ -7,7 +7,7 @@
 
 Trains each preset of --agents (config.json) on random solvable targets (registers after a random
 program of --length instructions, default MAX_LENGTH, a fresh one every episode) with the held-out
-tiers as its evaluation set (`{"solvable": L, "held_out": "tiers"}`, README "Solvable targets"):
+tiers as its evaluation set (`{"solvable": L, "held_out": "tiers"}`, docs/synthesis.md, "Solvable targets"):
 --per-tier targets of each optimal length 1..MAX_LENGTH (synthesis/tiers.py, seed --seed), which
 training never draws. --episodes per agent (--ac-episodes for the on-policy ones), or --minutes of
 training each. Then, for every tier, one table: each agent's greedy policy and guided search, the
@@ -67,7 +67,8 @@ def parse_args() -> argparse.Namespace:
                         "should differ from --episodes (an on-policy episode costs far less than a DQN one)")
     parser.add_argument("--length", type=int, help="length of the training programs (default MAX_LENGTH)")
     parser.add_argument("--hard", type=float, default=0.0, help="share of training targets redrawn until they "
-                        "look hard (the solvable targets' 'hard' key, README 'Solvable targets'; default 0)")
+                        "look hard (the solvable targets' 'hard' key, docs/synthesis.md, 'Solvable targets'; "
+                        "default 0)")
     parser.add_argument("--per-tier", type=int, default=200, help="held-out targets per tier (default 200)")
     parser.add_argument("--budgets", default="1,10,100,1000",
                         help="search budgets in expansions (default 1,10,100,1000)")

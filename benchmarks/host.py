@@ -1,4 +1,4 @@
-"""A one-line description of the machine a benchmark ran on, for the tables in README."""
+"""A one-line description of the machine a benchmark ran on, for the tables of docs/."""
 
 from __future__ import annotations
 

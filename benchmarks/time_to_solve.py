@@ -4,7 +4,7 @@ solved, and interval estimates of both.
     python benchmarks/time_to_solve.py [--algo DQN[,AC,PG]] [--runs 1-5] [--seeds 5] [--jobs 1]
                                        [--threads CORES] [--assess 100] [--max-episodes N]
                                        [--after-solve 1000 | --full] [--reps 2000] [--png PATH]
-                                       [--save RESULTS.json] [--load RESULTS.json ...]
+                                       [--save RESULTS.json] [--load RESULTS.json ...] [--set NAME=VALUE]
 
 Trains each preset of `--algo` (presets of config.json; every run of training.json is trained with
 that preset in place of its own `algo`) on the runs `--runs` names (ids of training.json: `5`,
@@ -21,7 +21,8 @@ so). The PNG draws the fraction of runs solved against episodes, one line per pr
 Runs go `--jobs` at a time, each in its own process with `--threads` torch threads (default: one run
 at a time on every core). `--save` writes every run's outcome to a JSON file; `--load` reads such
 files (several measurements, each on its own terms, such as DQN alone and AC and PG side by side)
-and prints their table, summaries and figure without training.
+and prints their table, summaries and figure without training. `--set NAME=VALUE` changes a parameter
+of every preset trained (an ablation, e.g. `--set instruction_cost=0`), validated as config.json is.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.host import describe_machine  # noqa: E402
+from benchmarks.options import SET_HELP, parameter_overrides  # noqa: E402
 from synthesis.exact import Synthesizer  # noqa: E402
 from toycorewar import MachineConfig  # noqa: E402
-from training.config import load_config  # noqa: E402
+from training.config import ConfigError, load_config, parse_config  # noqa: E402
 from training.processes import run_in_processes  # noqa: E402
 from training.result import RunResult  # noqa: E402
 
@@ -110,10 +112,13 @@ def presets(text: str) -> list[str]:
 
 
 def tasks_for(algo: str, ids: list[str], seeds: list[int], assess: int, folder: Path,
-              max_episodes: int | None = None, after_solve: int | None = 0) -> list[dict]:
-    """train_run's keyword arguments for each (run, seed), trained with preset `algo`."""
+              max_episodes: int | None = None, after_solve: int | None = 0,
+              overrides: dict | None = None) -> list[dict]:
+    """train_run's keyword arguments for each (run, seed), trained with preset `algo`, its parameters
+    changed by `overrides`."""
     config_data = load_config(ROOT / "config.json").to_json()
     config_data["settings"].update(ASSESS_FREQ=assess, LOG_FREQ=10**9, SAVE_FREQ=0)
+    config_data["presets"][algo]["parameters"].update(overrides or {})
     entries = training_entries()
     tasks = []
     for run_id in ids:
@@ -319,10 +324,20 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="where the figure goes (default time_to_solve.png)")
     parser.add_argument("--save", type=Path, help="write every run's outcome to this JSON file")
     parser.add_argument("--load", type=Path, nargs="+", help="report the outcomes of --save files, training nothing")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help=SET_HELP)
     args = parser.parse_args(argv)
     check_arguments(parser, args, ("seeds", "jobs", "threads", "assess", "max_episodes", "reps"))
     if args.after_solve < 0:
         parser.error(f"--after-solve must be at least 0, got {args.after_solve}")
+    args.overrides = parameter_overrides(parser, args.set)
+    if args.overrides:
+        config = load_config(ROOT / "config.json").to_json()
+        for algo in args.algo:
+            config["presets"][algo]["parameters"].update(args.overrides)
+        try:
+            parse_config(config)  # the changed parameters are valid for every preset trained
+        except ConfigError as error:
+            parser.error(str(error))
     return args
 
 
@@ -360,12 +375,13 @@ def main(argv: list[str] | None = None) -> None:
     after = None if args.full else args.after_solve
     print(f"machine: {describe_machine()}; {args.jobs} run(s) at a time, {threads} torch thread(s) each")
     print(f"runs {','.join(args.runs)}, seeds 0-{args.seeds - 1}, greedy evaluation every {args.assess} episodes, "
-          + ("each run to its budget" if after is None else f"each run {after} episodes past its first solve"))
+          + ("each run to its budget" if after is None else f"each run {after} episodes past its first solve")
+          + "".join(f"; {name} = {json.dumps(value)}" for name, value in args.overrides.items()))
     print(HEADER)
     with tempfile.TemporaryDirectory() as temporary:
         for algo in args.algo:
             tasks = tasks_for(algo, args.runs, list(range(args.seeds)), args.assess, Path(temporary),
-                              args.max_episodes, after)
+                              args.max_episodes, after, args.overrides)
             ended: dict[int, Outcome] = {}
 
             def show(i: int, result: RunResult, tasks: list[dict] = tasks, ended: dict = ended) -> None:

@@ -1,4 +1,4 @@
-"""Pictures and text of an episode, for `ToyCorewarEnv.render()` (README, "Rendering").
+"""Pictures and text of an episode, for `ToyCorewarEnv.render()` (docs/environment.md, "Rendering").
 
 - `text_frame`: the program so far, then the registers and the target (render mode `ansi`, printed to
   the terminal by mode `human`); `examples_frame`: the same for a function task, a line per example.

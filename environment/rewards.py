@@ -1,4 +1,4 @@
-"""Reward functions, chosen by name from a training file (README, The environment: Rewards).
+"""Reward functions, chosen by name from a training file (docs/environment.md, "Rewards").
 
 This is the only place the reward is written. Each works over many copies at once (the last axis holds
 the registers) on numpy arrays, for the single and the batched environment, and on torch tensors, for

@@ -85,7 +85,7 @@ class ToyCorewarEnv(gym.Env):
       not matter): the observation holds, per example [E, R], the `registers`, the `target` (0 where
       a register does not matter) and `matters` (int8, 1 where it does); each step executes the
       instruction on every example; the distance of the reward sums over every example and every
-      register that matters; `info["registers"]` is [E][R] and the end of an episode adds `correct`
+      register that matters; `info["registers"]` is `[E][R]` and the end of an episode adds `correct`
       (the program computes the function on every input, decided exactly from its affine map; for
       given examples, it meets them all). `reset(options={"function": ...})` or `{"examples": pairs}`
       sets one episode's task. `target`/`reg_init` do not apply. Mode `rgb_array` draws the first

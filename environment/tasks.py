@@ -26,7 +26,7 @@ from toycorewar.actions import encode_registers
 HELDOUT_SEED = 100
 MAX_VALUES = 100_000  # values of a schedule: a count of random ones or a list (each episode cycles through them)
 MAX_FREQUENCY = 10**9  # alternate_freq, in episodes
-# How a solvable run's evaluation targets may be drawn besides the default (docs in README, "Solvable targets").
+# How a solvable run's evaluation targets may be drawn besides the default (docs/synthesis.md, "Solvable targets").
 HELD_OUT_FORMS = ("tiers",)
 HARD_BLOCK = 256  # random programs drawn at once per row for a `hard` target (about 5 of them look hard)
 

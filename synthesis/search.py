@@ -53,7 +53,7 @@ class Scorer(Protocol):
     agents.networks.network_scorer; the search itself needs no agent or network. On a constant target
     it is called with registers and target [R] and no `matters`; on a function task with registers,
     target and matters (int8) [E, R]. `instruction_cost`: what the Q-values charge for each instruction
-    (units of distance, README "Shortest programs"), charged by the search to the returns it gathers.
+    (units of distance, docs/shortest_programs.md), charged by the search to the returns it gathers.
     """
 
     kind: Literal["q", "policy"]

@@ -1,6 +1,6 @@
 """Targets by difficulty: tier k holds targets whose optimal length (the exact synthesizer's) is exactly k.
 
-Drawn by rejection (README, "Solvable targets"): candidates are the registers after random programs
+Drawn by rejection (docs/synthesis.md, "Solvable targets"): candidates are the registers after random programs
 of k instructions (never stop), generated in batches with numpy, so their optimal length is at most k;
 one is kept when no program of fewer instructions reaches it. Every prefix of an optimal program is
 optimal, so a program is dropped at its first prefix that is not, by sound tests, the cheap ones first:

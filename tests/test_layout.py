@@ -1,4 +1,4 @@
-"""Imports point one way (README, "Layout"): toycorewar ← environment ← agents ← training ← the commands;
+"""Imports point one way (docs/layout.md): toycorewar ← environment ← agents ← training ← the commands;
 synthesis needs the machine and the reward, not an agent (agents may use it: expert iteration searches);
 sweeps sit on training."""
 

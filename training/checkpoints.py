@@ -1,7 +1,7 @@
 """Checkpoints: plain dicts of tensors and numbers, written atomically, loadable with weights_only=True.
 
 `models/best` holds the best model so far, `models/last` everything needed to resume: the agent's
-training state, the run's record and its position (README, "Outputs").
+training state, the run's record and its position (docs/training.md, "Outputs").
 """
 
 from __future__ import annotations

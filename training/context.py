@@ -1,5 +1,5 @@
 """A run's context: its validated run and configuration, its folders, its seed, the device it trains
-on, the tasks it trains on and the held-out tasks it is evaluated on (README, "Solvable targets":
+on, the tasks it trains on and the held-out tasks it is evaluated on (docs/synthesis.md, "Solvable targets":
 for `{"solvable": L, "held_out": "tiers"}` the targets of each optimal length, synthesis/tiers.py).
 Built once per run."""
 

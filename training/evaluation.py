@@ -1,5 +1,5 @@
 """Evaluation of a policy on a set of tasks (greedy, or the programs guided search finds), and the
-`NNNNNNN_Evaluation` log files (README, "Outputs")."""
+`NNNNNNN_Evaluation` log files (docs/training.md, "Outputs")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What a run writes for people to read: the `NNNNNNN_Evaluation` log files, TensorBoard points (and
-its HParams entry) and the progress bar (README, "Outputs")."""
+its HParams entry) and the progress bar (docs/training.md, "Outputs")."""
 
 from __future__ import annotations
 

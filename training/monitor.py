@@ -28,7 +28,7 @@ from training.schedule import EventSchedule
 def stop_requests(monitor: Monitor) -> Iterator[None]:
     """While the block runs, Ctrl-C (SIGINT, and SIGTERM through it: training/cli.py) asks `monitor` to
     stop rather than raising: the agent's loop ends at its next step, where everything it holds is
-    consistent, and the checkpoint taken there resumes exactly (README, "Stopping and resuming"). In
+    consistent, and the checkpoint taken there resumes exactly (docs/guarantees.md). In
     a thread other than the main one (no handler can be set there) the block runs as it is, and a
     KeyboardInterrupt still stops the run, less exactly."""
     if threading.current_thread() is not threading.main_thread():

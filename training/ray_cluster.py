@@ -7,7 +7,7 @@ running runs, which save their checkpoints and logs and report "interrupted".
 
 Ray is imported only inside these functions, so nothing imports it unless `--ray` is given. The runs
 write their files themselves, at the absolute paths of their folders: on a cluster of several machines
-those paths must lie on a filesystem that every machine mounts at the same place (README).
+those paths must lie on a filesystem that every machine mounts at the same place (docs/ray.md).
 """
 
 from __future__ import annotations

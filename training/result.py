@@ -1,5 +1,5 @@
 """A run's result: one typed record, built here and read everywhere (summary.json, the summary table,
-sweeps, benchmarks). Its JSON form is the entry of `summary.json` (README, "Outputs")."""
+sweeps, benchmarks). Its JSON form is the entry of `summary.json` (docs/training.md, "Outputs")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""When a run evaluates, writes its logs and saves its models, by episode count (README, "Training"):
+"""When a run evaluates, writes its logs and saves its models, by episode count (docs/training.md):
 every ASSESS_FREQ episodes an evaluation, every LOG_FREQ an evaluation log and TensorBoard points,
 every SAVE_FREQ (0: only at the end) models/best and models/last."""
 

@@ -1,4 +1,4 @@
-"""The instruction cost (README, "Shortest programs"): every instruction but stop costs
+"""The instruction cost (docs/shortest_programs.md): every instruction but stop costs
 `instruction_cost` units of distance in the return the agent learns, the same in the replayed rewards,
 the networks' exact rewards, self-imitation's demonstrations and the returns guided search gathers;
 a DQN trained with the shipped preset writes the shortest program, not a padded one."""
@@ -14,8 +14,14 @@ import torch
 
 from agents.afterstate import TIE_BREAK, AfterstateQNetwork
 from agents.base import AgentSetup
-from agents.networks import (KnownRewardQNetwork, build_network, greedy_policy, learning_rewards, network_scorer,
-                             network_spec)
+from agents.networks import (
+    KnownRewardQNetwork,
+    build_network,
+    greedy_policy,
+    learning_rewards,
+    network_scorer,
+    network_spec,
+)
 from agents.parameters import DQNParameters
 from agents.self_imitation import SelfImitation
 from environment import ToyCorewarEnv
@@ -169,3 +175,18 @@ def test_the_shipped_dqn_preset_writes_the_shortest_program_greedily_and_by_guid
                               checkpoint["reward_scale"])
         assert found.program is not None and final_registers(found.program) == target
         assert len(found.program) == optimum, [str(i) for i in found.program]
+
+
+@pytest.mark.parametrize("algo", ["AC", "PG"])
+def test_the_on_policy_agents_take_the_cost_into_their_afterstate_networks(tmp_path, algo):
+    config = json.loads((ROOT / "config.json").read_text())
+    config["settings"].update(ASSESS_FREQ=20, LOG_FREQ=40, SAVE_FREQ=40)
+    config["presets"][algo]["parameters"]["instruction_cost"] = COST
+    run = {"id": 1, "algo": algo, "episodes": 40, "reward_func": "Specific_register_values",
+           "reward_settings": {"circular": True, "positive": True, "cumulative": True},
+           "targets": {"values": [[17, 0, 12, 29]], "alternate_freq": 0}, "reg_inits": None}
+    result = train_run(run, config, str(tmp_path / "run"), str(tmp_path / "tb"), seed=0)
+    assert result.status == "finished", result.traceback
+    network, checkpoint = load_network(tmp_path / "run" / "models" / "last")
+    assert checkpoint["network_spec"]["instruction_cost"] == COST
+    assert network.actor.instruction_cost == network.critic.instruction_cost == COST

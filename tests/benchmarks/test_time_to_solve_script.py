@@ -76,12 +76,22 @@ def test_counts_below_one_are_refused_in_one_line(flag):
 
 @pytest.mark.parametrize("args", [["--runs", "11"], ["--runs", "x"], ["--runs", "3-12"], ["--algo", "SAC"],
                                   ["--after-solve", "-1"], ["--after-solve", "5", "--full"],
-                                  ["--png", "/no/such/folder/x.png"]])
+                                  ["--png", "/no/such/folder/x.png"], ["--set", "instruction_cost"]])
 def test_options_out_of_range_are_refused_in_one_line(args):
     result = run_script(*args)
     assert result.returncode == 2, result.stdout
     assert "Traceback" not in result.stderr and args[0] in result.stderr
     assert result.stdout == ""
+
+
+def test_set_changes_the_trained_preset_and_is_validated_as_config_json_is(tmp_path):
+    from benchmarks.time_to_solve import tasks_for
+    task = tasks_for("DQN", ["5"], [0], 50, tmp_path, overrides={"instruction_cost": 0.0, "lr": 0.01})[0]
+    parameters = task["config_data"]["presets"]["DQN"]["parameters"]
+    assert parameters["instruction_cost"] == 0.0 and parameters["lr"] == 0.01
+    result = run_script("--set", "instruction_cost=0.5")  # 0.5 × MAX_LENGTH 5 outweighs a unit of distance
+    assert result.returncode == 2 and result.stdout == ""
+    assert "presets.DQN.parameters.instruction_cost" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_saved_outcomes_are_reported_again_without_training(tmp_path):

@@ -1,4 +1,4 @@
-"""What a job scheduler and a careless user do to an experiment (README, "Stopping and resuming"):
+"""What a job scheduler and a careless user do to an experiment (docs/guarantees.md):
 SIGTERM to a command started in the background of a script, --resume with other files, a damaged
 models/last, and two commands on one experiment."""
 

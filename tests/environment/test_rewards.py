@@ -1,4 +1,4 @@
-"""Reward arithmetic of `Specific_register_values` (README, The environment: Rewards), worked by hand,
+"""Reward arithmetic of `Specific_register_values` (docs/environment.md, "Rewards"), worked by hand,
 and the same arithmetic on torch tensors (the known-reward network's)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Exact budgets and exact resume (README, "Stopping and resuming"): a run plays exactly `episodes`
+"""Exact budgets and exact resume (docs/guarantees.md): a run plays exactly `episodes`
 episodes, however many copies run side by side, and a run stopped at any point and resumed from its
 models/last ends as the same run never stopped: the same episode count, evaluation logs (but for
 their elapsed time), best model and final weights, for every agent."""

@@ -1,4 +1,4 @@
-"""TensorBoard's HParams tab (README, "Outputs"): every run logs its hyperparameters and its final
+"""TensorBoard's HParams tab (docs/training.md, "Outputs"): every run logs its hyperparameters and its final
 metrics (best performance, first solve, final performance), read back here with tensorboard's own
 reader; a resumed run's entry ends as the unbroken run's."""
 

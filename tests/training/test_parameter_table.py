@@ -1,4 +1,4 @@
-"""README's parameter table (section `config.json`) states what agents/parameters.py and config.json hold:
+"""The parameter table of docs/configuration.md states what agents/parameters.py and config.json hold:
 every parameter of the agents' classes, each class default, and each shipped preset's value."""
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ def same(a: Any, b: Any) -> bool:
 
 
 def readme_table() -> dict[str, dict[str, Any]]:
-    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    lines = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8").splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("|") and cells(line) == HEADER]
-    assert len(starts) == 1, f"README needs exactly one table with the columns {' | '.join(HEADER)}"
+    assert len(starts) == 1, f"docs/configuration.md needs exactly one table with the columns {' | '.join(HEADER)}"
     rows: dict[str, dict[str, Any]] = {}
     for line in lines[starts[0] + 2:]:
         if not line.startswith("|"):
@@ -77,7 +77,7 @@ TABLE = readme_table()
 
 def test_table_lists_exactly_the_parameters_of_the_classes():
     fields = set().union(*(taken(agent) for agent in PARAMETERS))
-    assert set(TABLE) == fields, (f"missing from README: {sorted(fields - set(TABLE))}; "
+    assert set(TABLE) == fields, (f"missing from docs/configuration.md: {sorted(fields - set(TABLE))}; "
                                   f"not a parameter: {sorted(set(TABLE) - fields)}")
 
 
@@ -91,7 +91,8 @@ def test_default_is_the_class_default(name):
     stated = value(TABLE[name]["default"])
     for agent in sorted(agents_of(TABLE[name])):
         default = PARAMETERS[agent].model_fields[name].default
-        assert same(stated, default), f"{name}: README says {stated!r}, {PARAMETERS[agent].__name__} has {default!r}"
+        assert same(stated, default), (f"{name}: docs/configuration.md says {stated!r}, "
+                                       f"{PARAMETERS[agent].__name__} has {default!r}")
 
 
 @pytest.mark.parametrize("column", sorted(AGENT_OF_COLUMN))
@@ -101,7 +102,7 @@ def test_preset_column_is_what_config_json_sets(column):
     parameters = preset.get("parameters", {})
     for name, row in TABLE.items():
         stated = value(row[column])
-        where = f"README's {column} column, {name}"
+        where = f"docs/configuration.md's {column} column, {name}"
         if name in parameters and name in taken(preset["agent"]):
             assert same(stated, parameters[name]), f"{where}: {row[column]}, config.json {parameters[name]!r}"
         else:
@@ -110,14 +111,14 @@ def test_preset_column_is_what_config_json_sets(column):
 
 def test_config_json_sets_only_parameters_of_its_agents_class():
     presets = shipped_presets()
-    assert set(presets) == set(AGENT_OF_COLUMN), "README has one column per shipped preset"
+    assert set(presets) == set(AGENT_OF_COLUMN), "docs/configuration.md has one column per shipped preset"
     for name, preset in presets.items():
         unknown = set(preset.get("parameters", {})) - set(PARAMETERS[preset["agent"]].model_fields)
         assert not unknown, f"config.json preset {name} sets {sorted(unknown)}, not fields of {preset['agent']}"
 
 
 def test_readme_names_the_keys_pg_ignores():
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     note = text[text.index("PG presets may carry the DQN keys"):].split("\n\n")[0]
     for name in PARAMETERS["PG_Agent"].ignored:
-        assert f"`{name}`" in note, f"README's note on PG's ignored keys does not name {name}"
+        assert f"`{name}`" in note, f"docs/configuration.md's note on PG's ignored keys does not name {name}"
