@@ -32,7 +32,14 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from agents.networks import distances_after, example_inputs, learning_rewards, register_action_table, written_values
+from agents.machine_arithmetic import (
+    distances_after,
+    example_inputs,
+    learning_rewards,
+    register_action_table,
+    state_and_matters,
+    written_values,
+)
 from environment import make_reward
 from toycorewar import MachineConfig
 
@@ -386,6 +393,19 @@ class AfterstateQNetwork(nn.Module):
     def forward(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
                 matters: torch.Tensor | None = None) -> torch.Tensor:
         return self.action_values(program, registers, target, matters)
+
+    # -- as the Q-network of DQN_Agent's loss (agents/dqn.py) -------------------------------------------
+    def taken_values(self, inputs: tuple[torch.Tensor, ...], actions: torch.Tensor) -> torch.Tensor:
+        """Q(s, a) of the sampled states and actions [B], differentiable: V only at the taken afterstates."""
+        state, extra = state_and_matters(inputs)
+        return self.action_values(*state, actions=actions.unsqueeze(1), **extra).squeeze(1)
+
+    @torch.no_grad()
+    def bootstrap_values(self, target_network: nn.Module, next_inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """max_a Q of `target_network` at the next states. The target network's best action, not double
+        DQN's online choice: with exact rewards and V held within the reward's bounds there is little to
+        overestimate, and it halves the cost."""
+        return target_network(*next_inputs).max(dim=1).values
 
     def state_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
                      matters: torch.Tensor | None = None) -> torch.Tensor:

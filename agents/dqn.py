@@ -16,7 +16,8 @@ import torch.nn.functional as F  # noqa: N812
 
 from agents.base import AgentSetup, Progress, active_rows, first_observation, network_payload, restore_rng, rng_state
 from agents.expert_iteration import ExpertIteration, concatenate_samples, large_margin_loss
-from agents.networks import build_network, greedy_policy, learning_rewards, network_spec, observation_tensors
+from agents.machine_arithmetic import learning_rewards, observation_tensors
+from agents.networks import build_network, greedy_policy, q_network_spec
 from agents.replay import Hindsight, PrioritizedSampler, Replay, ReplayBuffer, Sample, UniformSampler
 from agents.self_imitation import SelfImitation
 
@@ -31,22 +32,7 @@ class DQN_Agent:
         self.rng = np.random.default_rng(setup.seed)
         self.env = setup.make_env(p.num_envs)
         self.stop_action = setup.machine.num_actions - 1
-        # The instruction cost enters the networks that compute rewards (saved in their spec only when
-        # set, so the specs of runs without it stay as they were); a dueling network learns it from replay.
-        cost = {"instruction_cost": p.instruction_cost} if p.instruction_cost else {}
-        if p.afterstate:
-            self.spec = network_spec("afterstate_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
-                                     p.register_size, effect_size=max(1, p.effect_size),
-                                     reward_func=setup.reward.name, reward_settings=setup.reward.settings,
-                                     reward_scale=p.reward_scale, **cost, **setup.network_extra())
-        elif p.known_rewards:
-            self.spec = network_spec("known_reward_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
-                                     p.register_size, effect_size=p.effect_size,
-                                     reward_func=setup.reward.name, reward_settings=setup.reward.settings,
-                                     reward_scale=p.reward_scale, **cost, **setup.network_extra())
-        else:
-            self.spec = network_spec("dueling_q", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
-                                     p.register_size, effect_size=p.effect_size, **setup.network_extra())
+        self.spec = q_network_spec(p, setup.machine, setup.reward, setup.network_extra())
         self.q = build_network(self.spec).to(self.device)
         self.target_q = copy.deepcopy(self.q)
         self.optimizer = torch.optim.Adam(self.q.parameters(), lr=p.lr, fused=True)
@@ -143,45 +129,15 @@ class DQN_Agent:
             progress.update(progress.episode + int(terminated.sum()), loss=self.loss, exploration_rate=epsilon,
                             **scalars)
 
-    def taken_values(self, inputs: tuple[torch.Tensor, ...], actions: torch.Tensor) -> torch.Tensor:
-        """Q(s, a) of the sampled states and actions, differentiable. With known rewards only the
-        taken action's exact reward is computed, not all 225. `inputs`: (program, registers, target),
-        and matters on a function task."""
-        action = actions.unsqueeze(1)
-        state, extra = inputs[:3], ({"matters": inputs[3]} if len(inputs) > 3 else {})
-        if self.params.afterstate:
-            q_taken = self.q.action_values(*state, actions=action, **extra)
-        elif self.params.known_rewards:
-            q_taken = self.q.rewards(*state, actions=action, **extra) + self.q.residual(*inputs).gather(1, action)
-        else:
-            q_taken = self.q(*inputs).gather(1, action)
-        return q_taken.squeeze(1)
-
-    @torch.no_grad()
-    def bootstrap_values(self, next_inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """Double DQN: the online network picks the next action, the target network values it (a
-        no-grad pass: backpropagating through the next states too costs more). With known rewards,
-        the exact rewards, the same for both networks, are computed once."""
-        if self.params.afterstate:
-            # The target network's best action, not double DQN's online choice: with exact rewards and
-            # V held within the reward's bounds there is little to overestimate, and it halves the cost.
-            return self.target_q(*next_inputs).max(dim=1).values
-        if self.params.known_rewards:
-            known = self.q.rewards(*next_inputs)
-            online, target_network = self.q.residual, self.target_q.residual
-        else:
-            known, online, target_network = 0.0, self.q, self.target_q
-        best_next = (known + online(*next_inputs)).argmax(dim=1, keepdim=True)
-        return (known + target_network(*next_inputs)).gather(1, best_next).squeeze(1)
-
     def live_bootstrap(self, next_inputs: tuple[torch.Tensor, ...], live: torch.Tensor) -> torch.Tensor:
-        """`bootstrap_values` of the rows whose episode goes on, 0 for the others (a terminal state has
-        no value to bootstrap: the networks are not run on it)."""
+        """The Q-network's bootstrap (its `bootstrap_values` with the target network) of the rows whose
+        episode goes on, 0 for the others (a terminal state has no value to bootstrap: the networks are
+        not run on it)."""
         if bool(live.all()):
-            return self.bootstrap_values(next_inputs)
+            return self.q.bootstrap_values(self.target_q, next_inputs)
         values = torch.zeros(live.shape, device=live.device)
         if bool(live.any()):
-            values[live] = self.bootstrap_values(tuple(x[live] for x in next_inputs))
+            values[live] = self.q.bootstrap_values(self.target_q, tuple(x[live] for x in next_inputs))
         return values
 
     def sample(self) -> tuple[Sample, int]:
@@ -204,7 +160,7 @@ class DQN_Agent:
         if "matters" in t:  # a function task (docs/reference.md §10)
             inputs = (*inputs, t["matters"].float())
         played = len(batch.rows) - demos  # rows from the agent's own replay; the last `demos` were searched
-        q_taken = self.taken_values(tuple(x[:played] for x in inputs), t["action"][:played])
+        q_taken = self.q.taken_values(tuple(x[:played] for x in inputs), t["action"][:played])
         if demos:  # the margin loss needs every action's value at the searched states: one pass gives both
             q_demos = self.q(*(x[played:] for x in inputs))
             q_taken = torch.cat([q_taken, q_demos.gather(1, t["action"][played:].unsqueeze(1)).squeeze(1)])

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from agents.base import AgentSetup
-from agents.networks import learning_rewards, network_scorer
+from agents.machine_arithmetic import learning_rewards
+from agents.networks import network_scorer
 from agents.replay import Replay, ReplayBuffer, Sample, UniformSampler
 from environment import ToyCorewarEnv
 from synthesis.search import FunctionTask, guided_search, plan_action

@@ -16,57 +16,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.afterstate import AfterstatePolicyValueNetwork, AfterstateQNetwork
+from agents.machine_arithmetic import (
+    distances_after,
+    example_inputs,
+    learning_rewards,
+    observation_tensors,
+    register_action_table,
+    state_and_matters,
+    written_values,
+)
 from environment.rewards import make_reward
-from toycorewar import ActionTable, MachineConfig
-
-
-def observation_tensors(obs: dict[str, np.ndarray], device: torch.device) -> tuple[torch.Tensor, ...]:
-    """The batched observation as (program, registers, target) tensors, in one transfer each, and
-    `matters` fourth on a function task (an observation with "matters")."""
-    names = ("program", "registers", "target") + (("matters",) if obs.get("matters") is not None else ())
-    return tuple(torch.as_tensor(np.asarray(obs[name]), dtype=torch.long if name == "program" else torch.float32,
-                                 device=device) for name in names)
-
-
-def example_inputs(examples: bool, registers: torch.Tensor, target: torch.Tensor,
-                   matters: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """The inputs a network built with or without `examples` reads: a constant task given to an examples
-    network is one example where every register matters; examples given to a constant network are an error."""
-    if not examples:
-        if matters is not None:
-            raise ValueError("this network reads constant targets: build it with examples=True for a function task")
-        return registers, target, None
-    if matters is None:
-        return registers.unsqueeze(1), target.unsqueeze(1), torch.ones_like(target).unsqueeze(1)
-    return registers, target, matters.to(target.dtype)
-
-
-def distances_after(reward: Any, registers: torch.Tensor, target: torch.Tensor, dest: torch.Tensor,
-                    written: torch.Tensor, matters: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The distance before [B, 1] and after each action [B, K] that writes `written` into `dest` [B, K]
-    (integer tensors). An action changes one register, so only that register's term changes: [B, K]
-    arithmetic, no copy of the registers per action. On a function task (registers, target, matters
-    [B, E, R], written [B, E, K]) it writes the same register in every example, a value per example,
-    and the distance sums over the examples and the registers that matter."""
-    if matters is None:
-        old, goal_dest = registers.gather(1, dest), target.gather(1, dest)
-        before = reward.distance(registers, target).unsqueeze(1)
-        return before, before - reward.register_distance(old, goal_dest) + reward.register_distance(written, goal_dest)
-    index = dest.unsqueeze(1).expand(-1, registers.shape[1], -1)  # [B, E, K]
-    old, goal_dest, counted = registers.gather(2, index), target.gather(2, index), matters.gather(2, index)
-    before = reward.distance(registers, target, matters).unsqueeze(1)
-    change = (reward.register_distance(written, goal_dest) - reward.register_distance(old, goal_dest)) * counted
-    return before, before + change.sum(dim=1)
-
-
-def learning_rewards(rewards: Any, actions: Any, stop_action: int, reward_scale: float,
-                     instruction_cost: float = 0.0) -> Any:
-    """The rewards an agent learns from: the environment's, less `instruction_cost` units of distance for
-    each instruction (every action but stop; docs/shortest_programs.md), times `reward_scale`. numpy
-    or torch, elementwise; the one place the cost is written."""
-    if instruction_cost:
-        rewards = rewards - instruction_cost * (actions != stop_action)
-    return rewards * reward_scale
+from toycorewar import MachineConfig
 
 
 class ObservationEncoder(nn.Module):
@@ -131,27 +92,6 @@ class ObservationEncoder(nn.Module):
         return self.middle(torch.cat([program_features, features], dim=1))
 
 
-def register_action_table(module: nn.Module, machine: MachineConfig) -> ActionTable:
-    """Give `module` the action table as (non-saved) tensors: action a writes into register `dest[a]`
-    the value (registers @ mixing + const)[a] mod 256 (the table's coef_a·r[src_a] + coef_b·r[src_b]
-    + const as one product, exact in float32); see `written_values`."""
-    table = ActionTable(machine)
-    mixing = np.zeros((machine.num_registers, machine.num_actions), dtype=np.float32)
-    np.add.at(mixing, (table.src_a, np.arange(machine.num_actions)), table.coef_a)
-    np.add.at(mixing, (table.src_b, np.arange(machine.num_actions)), table.coef_b)
-    module.register_buffer("dest", torch.tensor(np.array(table.dest), dtype=torch.long), persistent=False)
-    module.register_buffer("mixing", torch.from_numpy(mixing), persistent=False)
-    module.register_buffer("const", torch.tensor(np.array(table.const), dtype=torch.float32), persistent=False)
-    return table
-
-
-def written_values(module: nn.Module, registers: torch.Tensor) -> torch.Tensor:
-    """[B, NUM_ACTIONS] (long): the value each action writes into its register `dest[a]`, for a
-    module given the action table by `register_action_table`; [B, E, NUM_ACTIONS] for registers
-    [B, E, R] (each example's)."""
-    return torch.remainder(registers.float() @ module.mixing + module.const, 256.0).long()
-
-
 class DuelingQNetwork(nn.Module):
     """Q(s, a) = V(s) + A(s, a) − mean_a A(s, a).
 
@@ -209,6 +149,18 @@ class DuelingQNetwork(nn.Module):
         # Centring the advantages per state makes V and A identifiable (the dueling architecture).
         return self.value(features) + advantage - advantage.mean(dim=1, keepdim=True)
 
+    # -- as the Q-network of DQN_Agent's double-DQN loss (agents/dqn.py) --------------------------------
+    def taken_values(self, inputs: tuple[torch.Tensor, ...], actions: torch.Tensor) -> torch.Tensor:
+        """Q(s, a) of the sampled states `inputs` and actions [B], differentiable."""
+        return self(*inputs).gather(1, actions.unsqueeze(1)).squeeze(1)
+
+    @torch.no_grad()
+    def bootstrap_values(self, target_network: nn.Module, next_inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Double DQN: this (online) network picks the next action, `target_network` values it (a no-grad
+        pass: backpropagating through the next states too costs more)."""
+        best_next = self(*next_inputs).argmax(dim=1, keepdim=True)
+        return target_network(*next_inputs).gather(1, best_next).squeeze(1)
+
 
 class KnownRewardQNetwork(nn.Module):
     """Q(s, a) = r(s, a) + a learned dueling residual, where r(s, a) is the reward of instruction a,
@@ -263,6 +215,22 @@ class KnownRewardQNetwork(nn.Module):
         return (self.rewards(program, registers, target, matters)
                 + self.residual(program, registers, target, matters))
 
+    # -- as the Q-network of DQN_Agent's double-DQN loss (agents/dqn.py) --------------------------------
+    def taken_values(self, inputs: tuple[torch.Tensor, ...], actions: torch.Tensor) -> torch.Tensor:
+        """Q(s, a) of the sampled states and actions [B], differentiable: only the taken action's exact
+        reward is computed, not all 225."""
+        action = actions.unsqueeze(1)
+        state, extra = state_and_matters(inputs)
+        return (self.rewards(*state, actions=action, **extra) + self.residual(*inputs).gather(1, action)).squeeze(1)
+
+    @torch.no_grad()
+    def bootstrap_values(self, target_network: nn.Module, next_inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Double DQN with the exact rewards, the same for both networks, computed once: this network's
+        residual picks the next action, `target_network`'s values it."""
+        known = self.rewards(*next_inputs)
+        best_next = (known + self.residual(*next_inputs)).argmax(dim=1, keepdim=True)
+        return (known + target_network.residual(*next_inputs)).gather(1, best_next).squeeze(1)
+
 
 class PolicyValueNetwork(nn.Module):
     """Action logits and a state value from one shared encoder (the critic head is unused by PG's policy)."""
@@ -289,12 +257,10 @@ def build_network(spec: dict) -> nn.Module:
     machine = MachineConfig(spec["num_registers"], spec["n_vals"], spec["max_length"])
     examples = bool(spec.get("examples", False))  # models saved before function tasks read constant targets
     if spec["kind"] == "afterstate_q":
-        from agents.afterstate import AfterstateQNetwork  # it builds on this module's action-table helpers
         return AfterstateQNetwork(machine, spec["middle_size"], spec["effect_size"], spec["reward_settings"],
                                   spec["reward_scale"], spec["reward_func"], examples,
                                   spec.get("instruction_cost", 0.0))
     if spec["kind"] == "afterstate_policy_value":
-        from agents.afterstate import AfterstatePolicyValueNetwork
         return AfterstatePolicyValueNetwork(machine, spec["middle_size"], spec["effect_size"], spec["reward_settings"],
                                             spec["reward_scale"], spec["temperature"], spec["reward_func"], examples,
                                             spec.get("instruction_cost", 0.0))
@@ -320,6 +286,25 @@ def network_spec(kind: str, machine: MachineConfig, h_size: int, middle_size: in
     return {"kind": kind, "num_registers": machine.num_registers, "n_vals": machine.n_vals,
             "max_length": machine.max_length, "h_size": h_size, "middle_size": middle_size,
             "lstm_layers": lstm_layers, "register_size": register_size or h_size, **extra}
+
+
+def q_network_spec(params: Any, machine: MachineConfig, reward: Any, extra: dict) -> dict:
+    """The spec of DQN's Q-network, of the kind the preset chooses: `afterstate` (exact reward + learnt V of
+    the afterstate), `known_rewards` (exact reward + learnt dueling residual) or neither (a dueling
+    network). The kinds that compute rewards get the run's reward and scale, and its instruction cost
+    when set (so that the specs of runs without one stay as they were); `extra`: the run's
+    (AgentSetup.network_extra)."""
+    p = params
+    exact = {"reward_func": reward.name, "reward_settings": reward.settings, "reward_scale": p.reward_scale,
+             **({"instruction_cost": p.instruction_cost} if p.instruction_cost else {})}
+    if p.afterstate:
+        return network_spec("afterstate_q", machine, p.h_size, p.middle_size, p.lstm_layers, p.register_size,
+                            effect_size=max(1, p.effect_size), **exact, **extra)
+    if p.known_rewards:
+        return network_spec("known_reward_q", machine, p.h_size, p.middle_size, p.lstm_layers, p.register_size,
+                            effect_size=p.effect_size, **exact, **extra)
+    return network_spec("dueling_q", machine, p.h_size, p.middle_size, p.lstm_layers, p.register_size,
+                        effect_size=p.effect_size, **extra)
 
 
 def greedy_policy(network: nn.Module, device: torch.device | str = "cpu") -> Callable[[dict], np.ndarray]:

@@ -22,7 +22,8 @@ from agents.base import (
     restore_rng,
     rng_state,
 )
-from agents.networks import build_network, greedy_policy, learning_rewards, network_spec, observation_tensors
+from agents.machine_arithmetic import learning_rewards, observation_tensors
+from agents.networks import build_network, greedy_policy, network_spec
 from agents.self_imitation import SelfImitation
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import torch
 
-from agents.networks import learning_rewards
+from agents.machine_arithmetic import learning_rewards
 from toycorewar import MachineConfig
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from agents.afterstate import TIE_BREAK, AfterstateQNetwork
-from agents.networks import build_network, network_spec, observation_tensors
+from agents.machine_arithmetic import observation_tensors
+from agents.networks import build_network, network_spec
 from environment import ToyCorewarEnv
 from toycorewar import ActionTable, MachineConfig
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from agents.afterstate import AfterstatePolicyValueNetwork, AfterstateQNetwork
-from agents.networks import written_values
+from agents.machine_arithmetic import written_values
 from agents.parameters import ACParameters, PGParameters
 from environment.rewards import Specific_register_values
 from toycorewar import MachineConfig

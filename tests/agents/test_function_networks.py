@@ -15,14 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.afterstate import TIE_BREAK, AfterstateQNetwork
-from agents.networks import (
-    KnownRewardQNetwork,
-    NetworkScorer,
-    build_network,
-    greedy_policy,
-    network_spec,
-    observation_tensors,
-)
+from agents.machine_arithmetic import observation_tensors
+from agents.networks import KnownRewardQNetwork, NetworkScorer, build_network, greedy_policy, network_spec
 from environment.rewards import make_reward
 from toycorewar import ActionTable, MachineConfig
 

@@ -14,14 +14,8 @@ import torch
 
 from agents.afterstate import TIE_BREAK, AfterstateQNetwork
 from agents.base import AgentSetup
-from agents.networks import (
-    KnownRewardQNetwork,
-    build_network,
-    greedy_policy,
-    learning_rewards,
-    network_scorer,
-    network_spec,
-)
+from agents.machine_arithmetic import learning_rewards
+from agents.networks import KnownRewardQNetwork, build_network, greedy_policy, network_scorer, network_spec
 from agents.parameters import DQNParameters
 from agents.self_imitation import SelfImitation
 from environment import ToyCorewarEnv

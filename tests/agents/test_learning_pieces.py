@@ -101,7 +101,7 @@ def test_a_known_reward_spec_saved_before_reward_func_builds_the_reward_it_was_t
 
 
 def test_the_action_effect_term_reads_what_each_action_writes_on_the_machine():
-    from agents.networks import written_values
+    from agents.machine_arithmetic import written_values
     from toycorewar import ActionTable, execute
 
     machine = MachineConfig()
@@ -243,13 +243,12 @@ def test_learning_targets_equal_the_networks_q_values_and_double_dqn(known_rewar
     spec = network_spec(kind, machine, 8, 16, 1, register_size=12, effect_size=4, **extra)
     torch.manual_seed(0)
     online, target = build_network(spec), build_network(spec)  # different weights
-    agent = SimpleNamespace(params=DQNParameters(known_rewards=known_rewards), q=online, target_q=target)
     inputs, actions = random_batch(np.random.default_rng(1), 64, longest=3)
-    taken = DQN_Agent.taken_values(agent, inputs, actions)
+    taken = online.taken_values(inputs, actions)
     assert taken.requires_grad
     assert torch.allclose(taken, online(*inputs).gather(1, actions.unsqueeze(1)).squeeze(1), atol=1e-6)
     expected = target(*inputs).gather(1, online(*inputs).argmax(dim=1, keepdim=True)).squeeze(1)
-    assert torch.allclose(DQN_Agent.bootstrap_values(agent, inputs), expected, atol=1e-6)
+    assert torch.allclose(online.bootstrap_values(target, inputs), expected, atol=1e-6)
 
 
 def test_afterstate_learning_step_values_the_taken_action_and_bootstraps_from_the_target_networks_best():
@@ -258,12 +257,11 @@ def test_afterstate_learning_step_values_the_taken_action_and_bootstraps_from_th
                         reward_settings={"circular": True, "positive": True, "cumulative": True}, reward_scale=0.05)
     torch.manual_seed(0)
     online, target = build_network(spec), build_network(spec)  # different weights
-    agent = SimpleNamespace(params=DQNParameters(afterstate=True), q=online, target_q=target)
     inputs, actions = random_batch(np.random.default_rng(2), 32, longest=2)
-    taken = DQN_Agent.taken_values(agent, inputs, actions)
+    taken = online.taken_values(inputs, actions)
     assert taken.requires_grad
     assert torch.allclose(taken, online(*inputs).gather(1, actions.unsqueeze(1)).squeeze(1), atol=1e-6)
-    assert torch.allclose(DQN_Agent.bootstrap_values(agent, inputs), target(*inputs).max(dim=1).values, atol=1e-6)
+    assert torch.allclose(online.bootstrap_values(target, inputs), target(*inputs).max(dim=1).values, atol=1e-6)
 
 
 def test_afterstate_and_known_rewards_together_are_refused_naming_both():
