@@ -54,7 +54,7 @@ class DQNParameters(NetworkParameters):
     replay_buffer_size: Annotated[int, Field(ge=1, le=10**8)] = 100_000  # and within memory: training/config.py
     # A run with a fixed list of two or more targets keeps one replay region per target (each
     # replay_buffer_size // N rows, a ring of its own) and draws each batch evenly across them, so a
-    # block schedule's later blocks cannot push out the earlier targets (agents/replay.py); false: one
+    # block schedule's later blocks cannot push out the earlier targets (agents/replay/buffer.py); false: one
     # ring for everything, the latest transitions only.
     replay_per_task: bool = True
     epsilon_decay_steps: Annotated[float, Field(ge=0, le=1000)] | NonNegativeInt = 0.5

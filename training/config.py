@@ -208,7 +208,7 @@ def parse_training(data: Any, config: Config, source: str = "training.json") -> 
 
 def _replay_problem(run: Run, config: Config) -> str | None:
     """A DQN run of several fixed targets keeps replay_buffer_size // N rows per target
-    (`replay_per_task`, agents/replay.py): each must hold at least one step of every copy."""
+    (`replay_per_task`, agents/replay/buffer.py): each must hold at least one step of every copy."""
     params = config.presets[run.algo].parameters
     if not hasattr(params, "replay_per_task"):
         return None
@@ -246,7 +246,7 @@ def _memory_problem(run: Run, config: Config) -> str | None:
             not hasattr(params, "demo_buffer_size"):
         return None
     machine, memory = config.machine, physical_memory()
-    # agents/replay.py arrays; a function task's registers, target and matters hold a row per example.
+    # agents/replay/buffer.py arrays; a function task's registers, target and matters hold a row per example.
     examples = config.settings.EXAMPLES if is_function_spec(run.targets) else 1
     row = 4 * machine.max_length + (3 + examples * 4) * machine.num_registers + 8 + 4 + 1 + 8 + 3 * 8
     needed = (params.replay_buffer_size + params.demo_buffer_size) * row

@@ -1,21 +1,14 @@
-"""Experience replay in small pieces: the buffer (storage), a sampler (which rows), n-step returns
-(how far a reward reaches), hindsight (which goal), and `Replay`, which puts them together into a
-typed `Sample`."""
+"""The replay buffer: the transitions of every copy in preallocated arrays, in one ring or one region
+per target, each row linked to its episode's next step, saved and restored whole with a checkpoint."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from agents.machine_arithmetic import learning_rewards
 from toycorewar import MachineConfig
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from environment.rewards import Specific_register_values
 
 
 class FollowingSteps(NamedTuple):
@@ -24,28 +17,6 @@ class FollowingSteps(NamedTuple):
 
     rows: np.ndarray
     valid: np.ndarray
-
-
-class Sample(NamedTuple):
-    """A batch of transitions; `rows` says where they came from (for `update_priorities`)."""
-
-    program: np.ndarray
-    registers: np.ndarray
-    target: np.ndarray
-    action: np.ndarray
-    reward: np.ndarray
-    next_program: np.ndarray
-    next_registers: np.ndarray
-    terminated: np.ndarray
-    discount: np.ndarray
-    weight: np.ndarray
-    rows: np.ndarray
-    matters: np.ndarray | None = None  # a function task's (docs/reference.md §10): registers that matter [B, E, R]
-
-    def inputs(self) -> tuple[np.ndarray, ...]:
-        """What a network reads of the sampled states: (program, registers, target), and matters on
-        function tasks."""
-        return (self.program, self.registers, self.target) + (() if self.matters is None else (self.matters,))
 
 
 class ReplayBuffer:
@@ -264,128 +235,3 @@ class ReplayBuffer:
         if size >= self.num_envs:
             self.last_rows[:] = (index - self.num_envs + np.arange(self.num_envs)) % capacity
             self.last_serials[:] = self.serial[self.last_rows]
-
-
-class UniformSampler:
-    """Every stored row equally likely; every weight 1."""
-
-    def __init__(self, buffer: ReplayBuffer) -> None:
-        self.buffer = buffer
-
-    def draw(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Sampled rows and their loss weights. With one region per target, stratified: each row's
-        target is drawn evenly among those stored, then the row within its region."""
-        buffer = self.buffer
-        if buffer.regions == 1:
-            return rng.integers(0, buffer.size, size=batch_size), np.ones(batch_size, dtype=np.float32)
-        stored = np.flatnonzero(buffer.region_size > 0)
-        region = stored[rng.integers(0, len(stored), size=batch_size)]
-        within = (rng.random(batch_size) * buffer.region_size[region]).astype(np.int64)
-        return buffer.region_start[region] + within, np.ones(batch_size, dtype=np.float32)
-
-
-class PrioritizedSampler:
-    """Prioritized replay: row i drawn with probability P(i) ∝ priority_i^alpha, its loss weighted by
-    (size·P(i))^−beta / max (the importance weight that corrects the bias; the rarest row weighs 1)."""
-
-    def __init__(self, buffer: ReplayBuffer, alpha: float, beta: float) -> None:
-        self.buffer, self.alpha, self.beta = buffer, alpha, beta
-
-    def draw(self, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Sampled rows and their importance weights."""
-        buffer = self.buffer
-        filled = np.arange(buffer.size) if buffer.regions == 1 else buffer.filled_rows()
-        scaled = buffer.arrays["priority"][filled] ** self.alpha
-        cumulative = np.cumsum(scaled)
-        draws = rng.random(batch_size) * cumulative[-1]
-        picks = np.minimum(np.searchsorted(cumulative, draws, side="right"), len(filled) - 1)
-        weight = (len(filled) * scaled[picks] / cumulative[-1]) ** -self.beta
-        return filled[picks], (weight / weight.max()).astype(np.float32)
-
-    def update_priorities(self, rows: np.ndarray, td_errors: np.ndarray) -> None:
-        """A sampled row's priority becomes its |TD error|, plus a floor so every row can be drawn again."""
-        self.buffer.set_priorities(rows, np.abs(td_errors) + 0.01)
-
-
-def n_step_returns(steps: FollowingSteps, n_step: int, gamma: float,
-                   step_rewards: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The discounted sum of up to `n_step` rewards of the same episode (`step_rewards(rows)` gives the
-    rewards of rows), the discount γ^k of the bootstrap value, and the row whose next observation it
-    bootstraps from. Steps not written yet shorten the sum (still a valid target)."""
-    first = steps.rows[0]
-    reward = np.zeros(len(first), dtype=np.float32)
-    discount = np.ones(len(first), dtype=np.float32)
-    last = first
-    # An episode has at most len(steps.rows) steps; valid[k] implies valid[k - 1] (a prefix of the episode).
-    for k in range(min(n_step, len(steps.rows))):
-        step_rows, valid = steps.rows[k], steps.valid[k]
-        reward += np.where(valid, discount * step_rewards(step_rows), 0.0).astype(np.float32)
-        discount = np.where(valid, discount * gamma, discount).astype(np.float32)
-        last = np.where(valid, step_rows, last)
-    return reward, discount, last
-
-
-class Hindsight:
-    """Hindsight relabelling: `fraction` of the sampled rows get as target the registers their episode
-    reached at this or a later step, and every step's reward is recomputed for the row's target (as
-    the run's `reward`, less the run's instruction cost, times `reward_scale`): the same experience,
-    read as a lesson on reaching that goal."""
-
-    def __init__(self, reward: Specific_register_values, reward_scale: float, fraction: float,
-                 stop_action: int = -1, instruction_cost: float = 0.0) -> None:
-        self.reward, self.reward_scale, self.fraction = reward, reward_scale, fraction
-        self.stop_action, self.instruction_cost = stop_action, instruction_cost
-
-    def relabel(self, buffer: ReplayBuffer, steps: FollowingSteps, rng: np.random.Generator) -> np.ndarray:
-        """The targets of the sampled rows `steps.rows[0]`, some replaced by a reached goal."""
-        rows = steps.rows[0]
-        relabel = rng.random(len(rows)) < self.fraction
-        pick = (rng.random(len(rows)) * steps.valid.sum(axis=0)).astype(np.int64)  # one of the existing steps
-        reached = buffer.arrays["next_registers"][steps.rows[pick, np.arange(len(rows))]]
-        if buffer.examples:  # a function task's goal: what the program reached on each example, where it matters
-            reached = reached * buffer.arrays["matters"][rows]
-            relabel = relabel[:, None]
-        return np.where(relabel[:, None], reached, buffer.arrays["target"][rows])
-
-    def step_rewards(self, buffer: ReplayBuffer, rows: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """The scaled reward the rows' steps would have earned towards `target`."""
-        a = buffer.arrays
-        matters = a["matters"][rows] if buffer.examples else None
-        before = self.reward.distance(a["registers"][rows], target, matters)
-        after = self.reward.distance(a["next_registers"][rows], target, matters)
-        unused = buffer.unused_slots(rows)
-        reward = self.reward.step_reward(before, after, a["terminated"][rows], unused)
-        return learning_rewards(reward, a["action"][rows], self.stop_action, self.reward_scale, self.instruction_cost)
-
-
-class Replay:
-    """The pieces configured once: sampled rows from `sampler`, targets from `hindsight` (if any),
-    rewards summed over `n_step` steps with discount `gamma`."""
-
-    def __init__(self, buffer: ReplayBuffer, sampler: UniformSampler | PrioritizedSampler, n_step: int = 1,
-                 gamma: float = 1.0, hindsight: Hindsight | None = None) -> None:
-        self.buffer, self.sampler, self.hindsight = buffer, sampler, hindsight
-        self.n_step, self.gamma = n_step, gamma
-
-    def sample(self, batch_size: int, rng: np.random.Generator) -> Sample:
-        """One batch; the draws from `rng` come in a fixed order (rows, then relabelling) for reproducible runs."""
-        a = self.buffer.arrays
-        rows, weight = self.sampler.draw(batch_size, rng)
-        steps = self.buffer.following_steps(rows)
-        if self.hindsight is None:
-            target = a["target"][rows]
-
-            def step_rewards(step_rows: np.ndarray) -> np.ndarray:
-                return a["reward"][step_rows]
-        else:
-            hindsight = self.hindsight
-            target = hindsight.relabel(self.buffer, steps, rng)
-
-            def step_rewards(step_rows: np.ndarray) -> np.ndarray:
-                return hindsight.step_rewards(self.buffer, step_rows, target)
-        reward, discount, last = n_step_returns(steps, self.n_step, self.gamma, step_rewards)
-        return Sample(program=a["program"][rows], registers=a["registers"][rows], target=target,
-                      action=a["action"][rows], reward=reward, next_program=a["next_program"][last],
-                      next_registers=a["next_registers"][last], terminated=a["terminated"][last],
-                      discount=discount, weight=weight, rows=rows,
-                      matters=a["matters"][rows] if self.buffer.examples else None)
