@@ -49,15 +49,20 @@ class OnPolicyAgent:
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr, fused=True)
         self.env = setup.make_env(p.num_envs)
         self.stop_action = setup.machine.num_actions - 1
-        # One rollout holds MAX_LENGTH vector steps: at least one whole episode per copy.
-        self.horizon = setup.machine.max_length
+        self.horizon = self.rollout_length()
         self.loss = float("nan")
         self.env_restored = False  # a checkpoint put the environment back (its episodes go on)
         self.imitation = SelfImitation(setup, p, p.num_envs) if p.self_imitation else None
 
-    def returns(self, rewards: torch.Tensor, terminated: torch.Tensor, last_values: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns [T, N] of a rollout and the mask of the steps that learn from them."""
+    def rollout_length(self) -> int:
+        """Vector steps per rollout."""
+        raise NotImplementedError
+
+    def returns(self, rewards: torch.Tensor, terminated: torch.Tensor, values: torch.Tensor,
+                last_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The critic's targets [T, N] of a rollout (the policy's advantage is target − V(s)) and the mask
+        of the steps that learn from them; `values` [T, N] are the critic's (no gradient) at the rollout's
+        states, `last_values` [N] at the states after it."""
         raise NotImplementedError
 
     def greedy_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -107,7 +112,7 @@ class OnPolicyAgent:
             _, last_values = self.network(*observation_tensors(last_obs, self.device))
         rewards = torch.as_tensor(rollout["reward"], dtype=torch.float32, device=self.device)
         terminated = torch.as_tensor(rollout["terminated"], device=self.device)
-        returns, mask = self.returns(rewards, terminated, last_values)
+        returns, mask = self.returns(rewards, terminated, values.detach().view(steps, n), last_values)
         mask = mask & torch.as_tensor(rollout["stepping"], device=self.device)
         returns, mask = returns.reshape(-1), mask.reshape(-1).float()
         log_probs = F.log_softmax(logits, dim=1)

@@ -141,6 +141,11 @@ class OnPolicyParameters(NetworkParameters):
 
 class ACParameters(OnPolicyParameters):
     value_coef: Weight = 0.5
+    # A2C's rollout: n_steps vector steps of every copy (null: MAX_LENGTH), so that a rollout may end in the
+    # middle of an episode, which then bootstraps from the critic; advantages by GAE(λ) with
+    # gae_lambda (1: the n-step return less V; 0: the one-step TD error).
+    n_steps: Annotated[int, Field(ge=1, le=4096)] | None = None
+    gae_lambda: Annotated[float, Field(ge=0, le=1)] = 1.0
 
 
 class PGParameters(OnPolicyParameters):

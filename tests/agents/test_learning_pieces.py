@@ -38,9 +38,11 @@ def test_dueling_head_centres_advantages_per_state():
     assert torch.allclose(q.mean(dim=1), net.value(features).squeeze(1), atol=1e-6)
 
 
-def returns_of(agent_class, rewards, terminated, last_values, gamma):
-    agent = SimpleNamespace(params=SimpleNamespace(gamma=gamma))
-    return agent_class.returns(agent, torch.tensor(rewards), torch.tensor(terminated), torch.tensor(last_values))
+def returns_of(agent_class, rewards, terminated, last_values, gamma, values=None, gae_lambda=1.0):
+    agent = SimpleNamespace(params=SimpleNamespace(gamma=gamma, gae_lambda=gae_lambda))
+    values = torch.zeros(len(rewards), len(rewards[0])) if values is None else torch.tensor(values)
+    return agent_class.returns(agent, torch.tensor(rewards), torch.tensor(terminated), values,
+                               torch.tensor(last_values))
 
 
 def test_actor_critic_returns_bootstrap_from_the_critic_after_the_rollout():
@@ -50,10 +52,51 @@ def test_actor_critic_returns_bootstrap_from_the_critic_after_the_rollout():
     assert mask.all()
 
 
+def test_actor_critic_advantages_are_gae_lambda_worked_by_hand():
+    # V(s_0..s_2) = 4, 1, 2; the episode of steps 0-1 ends at step 1, step 2's is cut (V after it: 10).
+    rewards, terminated, values = [[1.0], [2.0], [3.0]], [[False], [True], [False]], [[4.0], [1.0], [2.0]]
+    gamma, lam = 0.5, 0.5
+    delta = [1 + gamma * 1 - 4, 2 - 1, 3 + gamma * 10 - 2]  # r + γV(s') − V(s); V after the episode's end: 0
+    advantage = [delta[0] + gamma * lam * delta[1], delta[1], delta[2]]  # no sum across the episode's end
+    returns, mask = returns_of(AC_Agent, rewards, terminated, [10.0], gamma, values, gae_lambda=lam)
+    assert returns.squeeze(1).tolist() == pytest.approx([a + v[0] for a, v in zip(advantage, values, strict=True)])
+    # λ = 1: the n-step return, whatever V is; λ = 0: the one-step target r + γV(s').
+    one, _ = returns_of(AC_Agent, rewards, terminated, [10.0], gamma, values, gae_lambda=1.0)
+    assert one.squeeze(1).tolist() == pytest.approx([2.0, 2.0, 8.0])
+    zero, _ = returns_of(AC_Agent, rewards, terminated, [10.0], gamma, values, gae_lambda=0.0)
+    assert zero.squeeze(1).tolist() == pytest.approx([1 + gamma * 1, 2.0, 3 + gamma * 10])
+
+
 def test_reinforce_returns_learn_only_from_episodes_that_ended():
-    returns, mask = returns_of(PG_Agent, [[1.0], [2.0], [3.0]], [[False], [True], [False]], [10.0], gamma=0.5)
-    assert returns.squeeze(1).tolist()[:2] == [2.0, 2.0]
+    returns, mask = returns_of(PG_Agent, [[1.0], [2.0], [3.0]], [[False], [True], [False]], [10.0], gamma=0.5,
+                               values=[[4.0], [1.0], [2.0]])
+    assert returns.squeeze(1).tolist()[:2] == [2.0, 2.0]  # Monte-Carlo: the critic's values play no part
     assert mask.squeeze(1).tolist() == [True, True, False]
+
+
+def on_policy_run(tmp_path, algo: str, parameters: dict) -> list:
+    from training.run import train_run
+    config = {"settings": {"ASSESS_FREQ": 50, "LOG_FREQ": 10**9, "SAVE_FREQ": 100},
+              "presets": {algo: {"agent": f"{algo}_Agent", "parameters": parameters}}}
+    run = {"id": 1, "algo": algo, "episodes": 200, "reward_func": "Specific_register_values",
+           "reward_settings": {"circular": True, "positive": True, "cumulative": True},
+           "targets": {"values": [[0, 10, 30, 250]], "alternate_freq": 0}, "reg_inits": None}
+    result = train_run(run, config, str(tmp_path / algo / "run"), str(tmp_path / algo / "tb"), seed=0)
+    assert result.status == "finished", result.traceback
+    state = torch.load(tmp_path / algo / "run" / "models" / "last", weights_only=True)
+    return [tensor.clone() for tensor in state["network"].values()]
+
+
+def test_a2c_and_reinforce_learn_differently_from_the_same_seed(tmp_path):
+    """The same network, parameters and seed: A2C's GAE(0.95) advantages (and its rollouts of 2 steps,
+    which cut the 5-step episodes) against REINFORCE's Monte-Carlo returns give other weights; with
+    λ = 1 and whole-episode rollouts (every episode here lasts MAX_LENGTH steps) they coincide."""
+    shared = {"h_size": 8, "middle_size": 16, "afterstate": True, "num_envs": 4, "gamma": 1.0}
+    reinforce = on_policy_run(tmp_path / "pg", "PG", shared)
+    for options, differs in (({"gae_lambda": 0.95}, True), ({"n_steps": 2}, True), ({}, False)):
+        a2c = on_policy_run(tmp_path / str(options), "AC", {**shared, **options})
+        close = all(torch.allclose(a, b, atol=1e-5) for a, b in zip(a2c, reinforce, strict=True))
+        assert close is not differs, options
 
 
 @pytest.mark.parametrize("kind", ["dueling_q", "known_reward_q"])
