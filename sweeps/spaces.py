@@ -24,7 +24,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from agents.parameters import PARAMETERS, Model
+from agents.parameters import Model
+from agents.registry import parameters_class
 from training.config import Config
 from training.files import ConfigError, read_json, replace_atomically
 
@@ -92,8 +93,10 @@ def load_search_space(path: str | Path, agent: str, episodes: int) -> SearchSpac
         raise ConfigError(f"{path}: expected an object mapping agent classes to parameter ranges")
     spaces = {}
     for name, section in data.items():
-        if name not in PARAMETERS:
-            raise ConfigError(f"{path}: {name}: unknown agent class, expected one of {', '.join(PARAMETERS)}")
+        try:
+            parameters_class(name)
+        except ValueError as error:
+            raise ConfigError(f"{path}: {name}: {error}") from None
         spaces[name] = parse_space(section, name, episodes, f"{path}: {name}")
     if agent not in spaces:
         raise ConfigError(f"{path}: no search space for {agent} (the agent of the run's preset)")
@@ -111,7 +114,7 @@ def parse_space(section: Any, agent: str, episodes: int, where: str) -> SearchSp
 
 
 def _parse_range(name: str, spec: Any, agent: str, episodes: int, where: str, warnings: list[str]) -> ParameterRange:
-    parameters = PARAMETERS[agent]
+    parameters = parameters_class(agent)
     if name not in parameters.model_fields:
         raise ConfigError(f"{where}: unknown parameter of {agent}, expected one of "
                           f"{', '.join(n for n in parameters.model_fields if _kinds(agent, n))}")
@@ -153,9 +156,9 @@ def _parse_range(name: str, spec: Any, agent: str, episodes: int, where: str, wa
 
 def _kinds(agent: str, name: str) -> set[str]:
     """The SigOpt types a parameter accepts: {"int"} for an integer, both for a float; none if ignored."""
-    if name in PARAMETERS[agent].ignored:
+    if name in getattr(parameters_class(agent), "ignored", frozenset()):
         return set()
-    annotation = PARAMETERS[agent].model_fields[name].annotation
+    annotation = parameters_class(agent).model_fields[name].annotation
     members = typing.get_args(annotation) or (annotation,)
     bases = {typing.get_args(m)[0] if typing.get_origin(m) is typing.Annotated else m for m in members}
     return {"int", "double"} if float in bases else {"int"}
@@ -182,7 +185,7 @@ def _bound(value: int | float | str, kind: str, episodes: int, where: str, round
 def _rejection(agent: str, name: str, value: int | float) -> str | None:
     """Why the agent's parameter class rejects `value` for `name`, or None."""
     try:
-        PARAMETERS[agent].model_validate({name: value})
+        parameters_class(agent).model_validate({name: value})
     except ValidationError as error:
         return error.errors()[0]["msg"].removeprefix("Value error, ")
     return None
@@ -196,7 +199,7 @@ def apply_assignments(config: Config, preset: str, assignments: Mapping[str, Any
     agent = config.presets[preset].agent
     base = config.to_json()["presets"][preset]["parameters"]
     try:
-        parameters = PARAMETERS[agent].model_validate({**base, **assignments})
+        parameters = parameters_class(agent).model_validate({**base, **assignments})
     except ValidationError as error:
         first = error.errors()[0]
         value = f", got {first['input']!r}" if "input" in first else ""

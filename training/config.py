@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from agents.parameters import PARAMETERS, Model, NonNegativeInt, PositiveInt
+from agents.parameters import Model, NonNegativeInt, PositiveInt
+from agents.registry import parameters_class
 from environment.rewards import make_reward
 from environment.tasks import MAX_EXAMPLES, function_schedule_from_spec, is_function_spec, schedule_from_spec
 from toycorewar import MachineConfig
@@ -63,8 +64,9 @@ class Settings(Model):
 
 
 class Preset(Model):
-    agent: Literal["DQN_Agent", "AC_Agent", "PG_Agent"]
-    # Checked against the agent's own parameter class (PARAMETERS) by parse_config.
+    # DQN_Agent, AC_Agent, PG_Agent, or MODULE:CLASS, an agent class of your own (agents/registry.py).
+    agent: Annotated[str, Field(min_length=1, max_length=300)]
+    # Checked against the agent's own parameter class (agents.registry.parameters_class) by parse_config.
     parameters: Any = {}
 
 
@@ -140,12 +142,17 @@ def parse_config(data: Any, source: str = "config.json") -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected an object with 'settings' and 'presets', got {type(data).__name__}")
     presets = data.get("presets")
+    parameter_classes = {}
     if isinstance(presets, dict):
         for name, preset in presets.items():
-            if isinstance(preset, dict) and isinstance(preset.get("agent"), str) and preset["agent"] in PARAMETERS:
+            if isinstance(preset, dict) and isinstance(preset.get("agent"), str):
+                try:
+                    parameter_classes[name] = parameters_class(preset["agent"])
+                except ValueError as error:
+                    raise ConfigError(f"{source}: presets.{name}.agent: {error}") from None
                 params = preset.get("parameters", {})
                 try:
-                    PARAMETERS[preset["agent"]].model_validate(params)
+                    parameter_classes[name].model_validate(params)
                 except ValidationError as error:
                     detail = _describe(error)  # "(top level): ..." for a rule across fields
                     where = "" if detail.startswith("(top level)") else "."
@@ -155,7 +162,7 @@ def parse_config(data: Any, source: str = "config.json") -> Config:
         config = Config.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"{source}: {_describe(error)}") from None
-    fixed = {name: Preset.model_construct(agent=p.agent, parameters=PARAMETERS[p.agent].model_validate(
+    fixed = {name: Preset.model_construct(agent=p.agent, parameters=parameter_classes[name].model_validate(
         data["presets"][name].get("parameters", {}))) for name, p in config.presets.items()}
     length = config.settings.toy_corewar.MAX_LENGTH
     for name, preset in fixed.items():

@@ -13,18 +13,12 @@ from pathlib import Path
 
 import torch
 
+from agents.registry import agent_class
 from training.allocator import keep_freed_memory
 from training.config import parse_config, parse_training
 from training.context import RunContext
 from training.monitor import Monitor, stop_requests
 from training.result import RunResult
-
-
-def agent_class(name: str) -> type:
-    from agents.actor_critic import AC_Agent
-    from agents.dqn import DQN_Agent
-    from agents.policy_gradient import PG_Agent
-    return {"DQN_Agent": DQN_Agent, "AC_Agent": AC_Agent, "PG_Agent": PG_Agent}[name]
 
 
 def resume_problem(run_data: dict, config_data: dict, last: Path) -> str | None:

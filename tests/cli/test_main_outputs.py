@@ -16,7 +16,8 @@ from experiment_files import (
     without_elapsed_time,
 )
 
-from training.config import PARAMETERS, Settings, load_config
+from agents.parameters import PARAMETERS
+from training.config import Settings, load_config
 
 EACH_ALGORITHM = pytest.mark.parametrize("index", [0, 1, 2], ids=["DQN_Agent", "AC_Agent", "PG_Agent"])
 

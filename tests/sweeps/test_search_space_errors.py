@@ -10,8 +10,9 @@ import pytest
 from sweep_files import ROOT, TINY_SPACE
 
 import parameter_search
+from agents.parameters import PARAMETERS
 from sweeps.spaces import load_search_space
-from training.config import PARAMETERS, ConfigError, load_config, load_training
+from training.config import ConfigError, load_config, load_training
 
 
 def dqn_space(**ranges: dict | None) -> dict:
@@ -21,7 +22,7 @@ def dqn_space(**ranges: dict | None) -> dict:
 
 
 BAD_SPACES = {
-    "unknown agent": ({**TINY_SPACE, "DQN_Agnet": {}}, "space.json: DQN_Agnet: unknown agent class"),
+    "unknown agent": ({**TINY_SPACE, "DQN_Agnet": {}}, "space.json: DQN_Agnet: unknown agent 'DQN_Agnet'"),
     "unknown parameter": (dqn_space(h_sise={"type": "int", "min": 8, "max": 16}),
                           "space.json: DQN_Agent.h_sise: unknown parameter of DQN_Agent"),
     "parameter of another agent": (dqn_space(value_coef={"type": "double", "min": 0.1, "max": 1.0}),
