@@ -149,7 +149,7 @@ def print_summary(results: list[RunResult]) -> None:
     """One line per run: its status, best performance, first solve, the share of evaluations after the
     first solve that solved too ("kept"), the final performance, episodes and time."""
     header = (f"{'run':<10}{'algorithm':<12}{'status':<13}{'best perf':>10}{'first solve':>13}{'kept':>7}"
-              f"{'final':>7}{'episodes':>10}{'time':>9}")
+              f"{'final':>10}{'episodes':>10}{'time':>9}")
     print(header)
     print("-" * len(header))
     for r in results:
@@ -157,7 +157,7 @@ def print_summary(results: list[RunResult]) -> None:
         solve = "-" if r.first_solve is None else str(r.first_solve)
         kept = "-" if r.later_solved_fraction is None else f"{r.later_solved_fraction:.0%}"
         final = "-" if r.final_performance is None else f"{r.final_performance:g}"
-        print(f"{str(r.id):<10}{r.algo:<12}{r.status:<13}{best:>10}{solve:>13}{kept:>7}{final:>7}{r.episodes:>10}"
+        print(f"{str(r.id):<10}{r.algo:<12}{r.status:<13}{best:>10}{solve:>13}{kept:>7}{final:>10}{r.episodes:>10}"
               f"{r.seconds:>8.1f}s")
         if r.error:
             print(f"    error: {r.error}")

@@ -12,6 +12,7 @@ import importlib
 from pydantic import BaseModel
 
 from agents.parameters import PARAMETERS
+from environment.plugins import import_class
 
 # The built-in agents: their modules are imported only when a run is built (they import torch).
 BUILT_IN = {"DQN_Agent": "agents.dqn", "AC_Agent": "agents.actor_critic", "PG_Agent": "agents.policy_gradient"}
@@ -32,18 +33,10 @@ def agent_class(name: str) -> type:
 
 
 def _imported(name: str) -> type:
-    module_name, colon, class_name = name.partition(":")
-    if not colon or not module_name.strip() or not class_name.strip():
+    if ":" not in name:
         raise ValueError(f"unknown agent {name!r}: expected one of {', '.join(BUILT_IN)}, or the import path "
                          f"MODULE:CLASS of an agent class of your own")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as error:  # whatever importing the user's module raises, said in one line
-        raise ValueError(f"cannot import {module_name!r} for agent {name!r} ({type(error).__name__}: "
-                         f"{str(error).splitlines()[0] if str(error) else ''})") from None
-    agent = getattr(module, class_name, None)
-    if not isinstance(agent, type):
-        raise ValueError(f"module {module_name!r} has no class {class_name!r}")
+    agent = import_class(name, "agent")
     parameters = getattr(agent, "Parameters", None)
     if not (isinstance(parameters, type) and issubclass(parameters, BaseModel)):
         raise ValueError(f"{name}: the class needs a `Parameters` attribute, a pydantic model of its parameters "

@@ -20,6 +20,7 @@ from environment.function_tasks import (
     as_examples,
     as_function,
 )
+from environment.plugins import import_class
 from toycorewar import ActionTable, MachineConfig
 from toycorewar.actions import encode_registers
 
@@ -186,6 +187,67 @@ def schedule_from_spec(spec: Any, field: str, num_registers: int, episodes: int,
                          f"got {_shown(values)}")
     rows = [check_registers(v, num_registers, f"{field}.values[{i}]") for i, v in enumerate(values)]
     return TaskSchedule("fixed", num_registers, np.stack(rows), freq, episodes)
+
+
+def is_custom_spec(spec: Any) -> bool:
+    """Whether a `targets` spec names a task source of your own (`{"source": "MODULE:CLASS"}`)."""
+    return isinstance(spec, dict) and "source" in spec
+
+
+class CustomTasks:
+    """A task source of your own (docs/tutorials/add_a_task_kind.md): `"targets": {"source":
+    "MODULE:CLASS", "options": {...}}`. The class is built once per run as `CLASS(machine=...,
+    episodes=..., rng=..., **options)` and offers `__call__(count, rng)`, the targets and initial
+    registers of the next `count` episodes, and `heldout(count, seed)`, the run's evaluation tasks
+    (at most `count`, which training should never draw); `state()` and `restore(state)` when it has a position that
+    `--resume` must find again. What it gives is checked: int64 [count, NUM_REGISTERS] in 0..255."""
+
+    def __init__(self, spec: dict, field: str, machine: MachineConfig, episodes: int,
+                 rng: np.random.Generator) -> None:
+        unknown = sorted(set(spec) - {"source", "options"})
+        if unknown:
+            raise ValueError(f"{field} has unknown key(s) {', '.join(unknown)}: expected 'source', 'options'")
+        options = spec.get("options", {})
+        if not isinstance(options, dict):
+            raise ValueError(f"{field}.options must be an object of keyword arguments, got {_shown(options)}")
+        try:
+            source_class = import_class(spec["source"], f"{field}.source")
+            self.source = source_class(machine=machine, episodes=episodes, rng=rng, **options)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{field}.source {spec['source']!r}: {str(error).splitlines()[0]}") from None
+        for method in ("__call__", "heldout"):
+            if not callable(getattr(self.source, method, None)):
+                raise ValueError(f"{field}.source {spec['source']!r}: the class has no method {method}")
+        self.name, self.num_registers = spec["source"], machine.num_registers
+
+    def checked(self, tasks: Any, count: int, what: str, fewer: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The source's (targets, reg_inits) as int64 [count, R] in 0..255 (with `fewer`, 1..count rows),
+        or a ValueError naming it."""
+        try:
+            targets, reg_inits = (np.asarray(part) for part in tasks)
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name}.{what} must return (targets, reg_inits), got {_shown(tasks)}") from None
+        rows = len(targets) if fewer and targets.ndim == 2 and 1 <= len(targets) <= count else count
+        for name, array in (("targets", targets), ("reg_inits", reg_inits)):
+            if array.shape != (rows, self.num_registers) or not np.issubdtype(array.dtype, np.integer) \
+                    or (array < 0).any() or (array > 255).any():
+                raise ValueError(f"{self.name}.{what}: {name} must be integers in 0..255 of shape "
+                                 f"({rows}, {self.num_registers}), got {array.dtype} {array.shape}")
+        return targets.astype(np.int64), reg_inits.astype(np.int64)
+
+    def __call__(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return self.checked(self.source(count, rng), count, "__call__")
+
+    def heldout(self, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """At most `count` evaluation tasks (EVAL_TARGETS), drawn from `seed` (EVAL_SEED)."""
+        return self.checked(self.source.heldout(count, seed), count, "heldout", fewer=True)
+
+    def state(self) -> Any:
+        return self.source.state() if hasattr(self.source, "state") else []
+
+    def restore(self, state: Any) -> None:
+        if hasattr(self.source, "restore"):
+            self.source.restore(state)
 
 
 FUNCTION_FORMS = ("function", "functions", "examples")

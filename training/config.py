@@ -17,7 +17,14 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from agents.parameters import Model, NonNegativeInt, PositiveInt
 from agents.registry import parameters_class
 from environment.rewards import make_reward
-from environment.tasks import MAX_EXAMPLES, function_schedule_from_spec, is_function_spec, schedule_from_spec
+from environment.tasks import (
+    MAX_EXAMPLES,
+    CustomTasks,
+    function_schedule_from_spec,
+    is_custom_spec,
+    is_function_spec,
+    schedule_from_spec,
+)
 from toycorewar import MachineConfig
 from training.files import ConfigError, folder_name_problem, read_json
 
@@ -222,7 +229,7 @@ def _replay_problem(run: Run, config: Config) -> str | None:
     if params.replay_buffer_size < params.num_envs:
         return (f"presets.{run.algo}.parameters.replay_buffer_size {params.replay_buffer_size} holds fewer rows than "
                 f"num_envs {params.num_envs} (one step of every copy): raise it")
-    if not params.replay_per_task or is_function_spec(run.targets):  # function tasks keep one ring
+    if not params.replay_per_task or is_function_spec(run.targets) or is_custom_spec(run.targets):  # one ring
         return None
     machine = config.machine
     schedule = schedule_from_spec(run.targets, "targets", machine.num_registers, run.episodes,
@@ -270,6 +277,12 @@ def _check_run_field(run: Run, field: str, config: Config) -> None:
         make_reward(run.reward_func)
     elif field == "reward_settings":
         make_reward(run.reward_func, run.reward_settings)
+    elif is_custom_spec(run.targets):
+        if field == "reg_inits" and run.reg_inits is not None:
+            raise ValueError("reg_inits does not apply to a task source of your own (it gives the initial registers): "
+                             "remove it")
+        if field == "targets":
+            CustomTasks(run.targets, "targets", machine, run.episodes, np.random.default_rng(0))
     elif is_function_spec(run.targets):
         if field == "reg_inits" and run.reg_inits is not None:
             raise ValueError("reg_inits does not apply to a function task (its inputs are drawn): remove it")

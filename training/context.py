@@ -25,7 +25,13 @@ from environment.function_tasks import (
     heldout_random_functions,
 )
 from environment.rewards import Specific_register_values
-from environment.tasks import function_schedule_from_spec, heldout_solvable_targets, is_function_spec
+from environment.tasks import (
+    CustomTasks,
+    function_schedule_from_spec,
+    heldout_solvable_targets,
+    is_custom_spec,
+    is_function_spec,
+)
 from synthesis.tiers import tier_tasks
 from toycorewar import MachineConfig
 from training.config import Config, Run
@@ -56,7 +62,7 @@ class RunContext:
     machine: MachineConfig = field(init=False)
     device: torch.device = field(init=False)
     reward: Specific_register_values = field(init=False)
-    tasks: ScheduledTasks = field(init=False)
+    tasks: ScheduledTasks | CustomTasks = field(init=False)
     eval_targets: np.ndarray = field(init=False)
     eval_reg_inits: np.ndarray = field(init=False)
     eval_tiers: np.ndarray | None = field(init=False, default=None)  # each task's optimal length (held-out tiers)
@@ -73,11 +79,16 @@ class RunContext:
             return
         r, episodes = self.machine.num_registers, self.run.episodes
         seeds = np.random.SeedSequence(self.seed).spawn(2)
+        settings = self.config.settings
+        if is_custom_spec(self.run.targets):  # a task source of your own: its tasks and its held-out ones
+            self.tasks = CustomTasks(self.run.targets, "targets", self.machine, episodes,
+                                     np.random.default_rng(seeds[0]))
+            self.eval_targets, self.eval_reg_inits = self.tasks.heldout(settings.EVAL_TARGETS, settings.EVAL_SEED)
+            return
         targets = schedule_from_spec(self.run.targets, "targets", r, episodes, np.random.default_rng(seeds[0]),
                                      "random", self.machine)
         reg_inits = schedule_from_spec(self.run.reg_inits, "reg_inits", r, episodes,
                                        np.random.default_rng(seeds[1]), "zeros", self.machine)
-        settings = self.config.settings
         eval_inits = reg_inits.distinct_values()
         if eval_inits is None:  # random initial registers: held out too, from the next seed
             eval_inits = heldout_targets(settings.EVAL_TARGETS, r, settings.EVAL_SEED + 1)

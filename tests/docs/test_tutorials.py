@@ -83,6 +83,58 @@ def test_a_bad_value_of_the_new_agents_parameters_is_refused_as_the_page_says(ag
     assert not (tmp_path / "experiments").exists()
 
 
+@pytest.fixture(scope="module")
+def task_tutorial(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[subprocess.CompletedProcess]]:
+    folder = tmp_path_factory.mktemp("tasks")
+    files, commands = blocks(TUTORIALS / "add_a_task_kind.md")
+    assert set(files) == {"my_tasks.py", "sequences.json"} and len(commands) == 2
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    (folder / "config.json").write_text((ROOT / "config.json").read_text(encoding="utf-8"))  # the shipped presets
+    return folder, [run_command(line, folder) for line in commands]
+
+
+def test_the_new_task_kind_trains_and_is_evaluated_on_its_held_out_tasks(task_tutorial):
+    folder, (train, synthesize) = task_tutorial
+    assert train.returncode == 0, train.stderr[-2000:]
+    run = folder / "experiments" / "sequences" / "sequences"
+    last_log = sorted(run.glob("*_Evaluation"))[-1].read_text(encoding="utf-8")
+    page = (TUTORIALS / "add_a_task_kind.md").read_text(encoding="utf-8")
+    held_out = int(re.search(r"held-out sequences \((\d+) of them", page).group(1))
+    assert "Solved: " in last_log and last_log.count("Task ") == held_out
+    tasks = [[int(v) for v in match.split(", ")] for match in re.findall(r"target \[([\d, ]+)\]", last_log)]
+    source = {}
+    exec((folder / "my_tasks.py").read_text(encoding="utf-8"), source)  # the page's own class
+    from toycorewar import MachineConfig
+    family = source["ArithmeticSequences"](machine=MachineConfig(), episodes=1, rng=None)
+    evaluated = {tuple(t) for t in tasks}
+    assert evaluated == {tuple(t) for t in family.targets(family.held_out).tolist()}  # its held-out ones
+    assert not evaluated & {tuple(t) for t in family.targets(family.training).tolist()}
+    assert synthesize.returncode == 0 and "target [3, 7, 11, 15]" in synthesize.stdout, synthesize.stderr
+    assert (3, 7, 11, 15) in evaluated  # the page's example is a held-out sequence
+
+
+def test_the_new_task_kind_is_in_tensorboard(task_tutorial):
+    folder, _ = task_tutorial
+    events = EventAccumulator(str(folder / "runs" / "sequences" / "sequences"), size_guidance={"tensors": 0})
+    events.Reload()
+    assert "evaluation/solved_fraction" in events.Tags()["scalars"]
+    text = events.Tensors("config/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert "my_tasks:ArithmeticSequences" in text
+
+
+def test_an_option_the_task_class_does_not_take_is_refused_as_the_page_says(task_tutorial, tmp_path):
+    folder, _ = task_tutorial
+    page = (TUTORIALS / "add_a_task_kind.md").read_text(encoding="utf-8").replace("\n", " ")
+    said = re.search(r"`(sequences\.json: run 'sequences': targets\.source [^`]*)`", page).group(1)
+    for name in ("my_tasks.py", "config.json"):
+        (tmp_path / name).write_text((folder / name).read_text(encoding="utf-8"))
+    (tmp_path / "sequences.json").write_text((folder / "sequences.json").read_text().replace('"largest"', '"biggest"'))
+    refused = run_command("python main.py bad -t sequences.json", tmp_path)
+    assert refused.returncode == 2 and refused.stderr.strip() == f"error: {said}", refused.stderr
+    assert not (tmp_path / "experiments").exists()
+
+
 def test_an_agent_path_that_does_not_import_is_one_line_naming_the_field(tmp_path):
     config = '{"presets": {"X": {"agent": "no_such_module:Agent"}}}'
     (tmp_path / "c.json").write_text(config)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from environment import ScheduledTasks, TaskSchedule, ToyCorewarVectorEnv, heldout_targets, schedule_from_spec
-from toycorewar import ActionTable
+from toycorewar import ActionTable, MachineConfig
 
 STOP = ActionTable().stop_action
 A, B, C = [1, 1, 1, 1], [2, 2, 2, 2], [3, 3, 3, 3]
@@ -208,3 +208,72 @@ def test_hard_targets_follow_the_law_of_the_first_hard_random_program():
 def test_a_hard_share_outside_0_to_1_is_an_error_naming_the_field(hard):
     with pytest.raises(ValueError, match="targets.hard"):
         schedule_from_spec({"solvable": 5, "hard": hard}, "targets", 4, 10, rng(), null="random")
+
+
+class _Source:
+    """A task source of one's own for the tests below (docs/tutorials/add_a_task_kind.md)."""
+
+    def __init__(self, machine, episodes, rng, value=5, shape=None):
+        self.value, self.shape, self.registers = value, shape, machine.num_registers
+
+    def __call__(self, count, rng):
+        targets = np.full(self.shape or (count, self.registers), self.value)
+        return targets, np.zeros_like(targets)
+
+    def heldout(self, count, seed):
+        targets = np.full((min(count, 3), self.registers), self.value)
+        return targets, np.zeros_like(targets)
+
+
+class _NoHeldOut:
+    def __init__(self, machine, episodes, rng):
+        pass
+
+    def __call__(self, count, rng):
+        return np.zeros((count, 4)), np.zeros((count, 4))
+
+
+def custom(**spec):
+    from environment.tasks import CustomTasks
+    return CustomTasks({"source": f"{__name__}:_Source", **spec}, "targets", MachineConfig(), 100,
+                       np.random.default_rng(0))
+
+
+def test_a_task_source_of_ones_own_gives_checked_tasks_and_at_most_count_held_out_ones():
+    tasks = custom(options={"value": 7})
+    targets, reg_inits = tasks(4, np.random.default_rng(0))
+    assert targets.tolist() == [[7] * 4] * 4 and reg_inits.dtype == np.int64 and not reg_inits.any()
+    assert tasks.heldout(100, 0)[0].shape == (3, 4)
+    assert tasks.state() == [] and tasks.restore([]) is None  # no position: nothing to save
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"options": {"value": 300}}, r"targets must be integers in 0\.\.255 of shape \(2, 4\)"),
+    ({"options": {"shape": (2, 3)}}, r"of shape \(2, 4\), got int64 \(2, 3\)"),
+    ({"options": {"colour": 1}}, r"targets\.source '.*:_Source': _Source\.__init__\(\) got an unexpected keyword"),
+    ({"options": [1]}, r"targets\.options must be an object"),
+    ({"extra": 1}, r"targets has unknown key\(s\) extra"),
+])
+def test_what_a_task_source_gets_wrong_is_one_line_naming_it(spec, message):
+    with pytest.raises(ValueError, match=message):
+        custom(**spec)(2, np.random.default_rng(0))
+
+
+def test_a_task_source_needs_held_out_tasks_and_an_importable_path():
+    from environment.tasks import CustomTasks
+    machine, rng = MachineConfig(), np.random.default_rng(0)
+    with pytest.raises(ValueError, match="has no method heldout"):
+        CustomTasks({"source": f"{__name__}:_NoHeldOut"}, "targets", machine, 1, rng)
+    with pytest.raises(ValueError, match="cannot import 'nowhere'"):
+        CustomTasks({"source": "nowhere:Tasks"}, "targets", machine, 1, rng)
+    with pytest.raises(ValueError, match="expected the import path MODULE:CLASS"):
+        CustomTasks({"source": "Tasks"}, "targets", machine, 1, rng)
+
+
+def test_a_run_with_a_task_source_of_its_own_leaves_reg_inits_to_it():
+    from training.config import ConfigError, parse_config, parse_training
+    config = parse_config({"presets": {"DQN": {"agent": "DQN_Agent"}}})
+    run = {"id": 1, "algo": "DQN", "episodes": 10, "targets": {"source": f"{__name__}:_Source"}}
+    assert parse_training([run], config)[0].targets == run["targets"]
+    with pytest.raises(ConfigError, match=r"training.json: run 1: reg_inits does not apply to a task source"):
+        parse_training([{**run, "reg_inits": {"values": [[1, 2, 3, 4]], "alternate_freq": 0}}], config)
