@@ -97,8 +97,10 @@ class AfterstateQNetwork(nn.Module):
         self.slot_vectors = nn.Embedding(machine.max_length + 1, h)
         self.flags = nn.Linear(3 * r + 1, h)  # reachable, target < N_VALS, target related, wrong count
         self.embedding_size = embedding_size
+        # One output: V's share of its bounds. With an instruction cost, a second: the share of the
+        # instructions left that the rest of the program will use (see `bounded`).
         self.head = nn.Sequential(nn.ReLU(), nn.Linear(h, embedding_size * 8), nn.ReLU(),
-                                  nn.Linear(embedding_size * 8, 1))
+                                  nn.Linear(embedding_size * 8, 2 if self.instruction_cost else 1))
         for vectors in (self.value_vectors, self.gap_vectors, self.target_vectors, self.slot_vectors):
             nn.init.normal_(vectors.weight, std=0.1)
         if examples:  # created last: a constant-target network's parameters are drawn as before
@@ -302,15 +304,29 @@ class AfterstateQNetwork(nn.Module):
                           (gaps_start + dest * 256 + torch.remainder(goal_dest - written, 256)).unsqueeze(2),
                           reach_rows, (wrong_start + wrong_after).unsqueeze(2)], dim=2)
         first = F.embedding_bag(bags.view(batch * k, -1), table, mode="sum").view(batch, k, -1)
-        fraction = torch.sigmoid(self.head(first).squeeze(2))
+        fraction = self.fractions(self.head(first))
         return self.q_values(actions, reward, done, self.bounded(fraction, distance, steps_left))
 
+    def fractions(self, head: torch.Tensor) -> torch.Tensor:
+        """The head's outputs [..., 1 or 2] as shares in (0, 1): [...] without a cost, [..., 2] with one."""
+        shares = torch.sigmoid(head)
+        return shares.squeeze(-1) if shares.shape[-1] == 1 else shares
+
     def bounded(self, fraction: torch.Tensor, distance: torch.Tensor, steps_left: torch.Tensor) -> torch.Tensor:
-        """V as a `fraction` of the way between the bounds of the return still to come (scaled)."""
+        """V as a `fraction` of the way between the bounds of the return still to come (scaled).
+
+        With an instruction cost V = A − cost·N: A, the distance still to close, within the reward's
+        bounds as without a cost, and N, the instructions the rest of the program uses, a share of the
+        `steps_left` (fraction [..., 2]: A's share, N's share). The two parts apart, a register state
+        that can be solved keeps A at its bound whatever it costs, and N tells programs of one length
+        from the next without asking A's share for digits that a sigmoid near 1 does not give."""
         # V within what the reward allows from the afterstate (environment/rewards.py return_bounds):
         # a solved register state then cannot look better than stopping, whatever the network says.
         low, high = self.reward.return_bounds(distance.float(), steps_left.clamp(min=1).float())
-        return (low + (high - low) * fraction) * self.reward_scale
+        if fraction.dim() == distance.dim():
+            return (low + (high - low) * fraction) * self.reward_scale
+        closed = low + (high - low) * fraction[..., 0]
+        return (closed - self.instruction_cost * steps_left.float() * fraction[..., 1]) * self.reward_scale
 
     def q_values(self, actions: torch.Tensor, reward: torch.Tensor, done: torch.Tensor,
                  values: torch.Tensor) -> torch.Tensor:
@@ -347,7 +363,7 @@ class AfterstateQNetwork(nn.Module):
         a ReLU per example, then the mean and the max over the examples (whatever their order), the head."""
         features = torch.relu(first)
         pooled = torch.cat([features.mean(dim=1), features.amax(dim=1)], dim=-1)
-        return torch.sigmoid(self.head(self.pool(pooled)).squeeze(-1))
+        return self.fractions(self.head(self.pool(pooled)))
 
     def example_action_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,
                               matters: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -428,7 +444,7 @@ class AfterstateQNetwork(nn.Module):
         flags = torch.cat([self.reachable(registers, target, same, registers[:, :1].clone()).float().squeeze(1),
                            (target < self.n_vals).float(), self.related(target).float(),
                            (registers != target).sum(dim=1, keepdim=True).float() / r], dim=1)
-        fraction = torch.sigmoid(self.head(first + self.flags(flags)).squeeze(1))
+        fraction = self.fractions(self.head(first + self.flags(flags)))
         return self.bounded(fraction, self.reward.distance(registers, target), steps_left)
 
     def example_state_values(self, program: torch.Tensor, registers: torch.Tensor, target: torch.Tensor,

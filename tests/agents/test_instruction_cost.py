@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.afterstate import TIE_BREAK, AfterstateQNetwork
+from agents.afterstate import AfterstateQNetwork
 from agents.base import AgentSetup
 from agents.machine_arithmetic import learning_rewards
 from agents.networks import KnownRewardQNetwork, build_network, greedy_policy, network_scorer, network_spec
@@ -57,13 +57,33 @@ def observation() -> tuple[torch.Tensor, ...]:
 
 
 def test_the_afterstate_network_charges_the_cost_in_its_rewards_and_drops_the_tie_break():
-    torch.manual_seed(0)
     free = AfterstateQNetwork(MACHINE, 16, 2, {}, SCALE)
-    torch.manual_seed(0)
     charged = AfterstateQNetwork(MACHINE, 16, 2, {}, SCALE, instruction_cost=COST)
-    instruction = (torch.arange(MACHINE.num_actions) != STOP).float()
-    difference = charged(*observation()) - free(*observation())  # the same weights: V is the same
-    assert torch.allclose(difference, ((TIE_BREAK - COST) * SCALE * instruction).expand_as(difference), atol=1e-6)
+    program, registers, target = observation()
+    actions = torch.arange(MACHINE.num_actions).expand(2, -1)
+    written = torch.remainder(registers @ free.mixing + free.const, 256).long()
+    instruction = (actions != STOP).float()
+    free_reward = free.rewards(program, registers.long(), target.long(), actions, written)[0]
+    charged_reward = charged.rewards(program, registers.long(), target.long(), actions, written)[0]
+    assert torch.allclose(charged_reward - free_reward, -COST * SCALE * instruction, atol=1e-6)
+    # Q = the charged reward + V, and no tie-break on top: the last slot's Q is the reward alone.
+    last = torch.full((1, MACHINE.max_length), MACHINE.num_actions)
+    last[0, :4] = torch.tensor([code("ld %3, r1")] * 4)
+    q = charged(last, registers[:1], target[:1])
+    reward = charged.rewards(last, registers[:1].long(), target[:1].long(), actions[:1], written[:1])[0]
+    assert torch.allclose(q, reward, atol=1e-6)
+
+
+def test_with_a_cost_v_is_the_distance_it_closes_less_the_cost_of_the_instructions_it_uses():
+    """Two shares apart: A within the reward's bounds, N of the instructions left (`bounded`)."""
+    free = AfterstateQNetwork(MACHINE, 16, 2, {}, SCALE)
+    charged = AfterstateQNetwork(MACHINE, 16, 2, {}, SCALE, instruction_cost=COST)
+    assert free.head[-1].out_features == 1 and charged.head[-1].out_features == 2
+    distance, steps_left = torch.tensor([10.0, 0.0]), torch.tensor([3, 2])
+    shares = torch.tensor([[1.0, 2 / 3], [1.0, 0.0]])  # all of the distance closed, with 2 of 3 instructions
+    assert charged.bounded(shares, distance, steps_left).tolist() == pytest.approx(
+        [(10 - COST * 2) * SCALE, 0.0])  # a solved state is worth nothing more, and costs nothing
+    assert free.bounded(shares[:, 0], distance, steps_left).tolist() == pytest.approx([10 * SCALE, 0.0])
 
 
 def test_the_known_reward_network_charges_the_cost_and_its_spec_keeps_it():
