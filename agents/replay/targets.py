@@ -41,7 +41,9 @@ class Hindsight:
     read as a lesson on reaching that goal."""
 
     def __init__(self, reward: Specific_register_values, reward_scale: float, fraction: float,
-                 stop_action: int = -1, instruction_cost: float = 0.0) -> None:
+                 stop_action: int | None = None, instruction_cost: float = 0.0) -> None:
+        if instruction_cost and stop_action is None:
+            raise ValueError("an instruction cost needs the stop action (stop costs nothing)")
         self.reward, self.reward_scale, self.fraction = reward, reward_scale, fraction
         self.stop_action, self.instruction_cost = stop_action, instruction_cost
 

@@ -73,6 +73,7 @@ def test_a_bad_value_of_the_new_agents_parameters_is_refused_as_the_page_says(ag
     folder, _ = agent_tutorial
     page = (TUTORIALS / "add_an_agent.md").read_text(encoding="utf-8")
     said = re.search(r"`(my_config\.json: presets\.MC\.parameters\.epsilon: [^`]*)`", page.replace("\n", " "))
+    assert said, "the page shows the refusal line it promises"
     config = (folder / "my_config.json").read_text(encoding="utf-8").replace('"epsilon": 0.2', '"epsilon": 2')
     (tmp_path / "my_config.json").write_text(config, encoding="utf-8")
     (tmp_path / "my_training.json").write_text((folder / "my_training.json").read_text(encoding="utf-8"))
@@ -126,7 +127,9 @@ def test_the_new_task_kind_is_in_tensorboard(task_tutorial):
 def test_an_option_the_task_class_does_not_take_is_refused_as_the_page_says(task_tutorial, tmp_path):
     folder, _ = task_tutorial
     page = (TUTORIALS / "add_a_task_kind.md").read_text(encoding="utf-8").replace("\n", " ")
-    said = re.search(r"`(sequences\.json: run 'sequences': targets\.source [^`]*)`", page).group(1)
+    shown = re.search(r"`(sequences\.json: run 'sequences': targets\.source [^`]*)`", page)
+    assert shown, "the page shows the refusal line it promises"
+    said = shown.group(1)
     for name in ("my_tasks.py", "config.json"):
         (tmp_path / name).write_text((folder / name).read_text(encoding="utf-8"))
     (tmp_path / "sequences.json").write_text((folder / "sequences.json").read_text().replace('"largest"', '"biggest"'))
