@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ from training.files import ExperimentLock, claim_experiment_folders, write_json
 
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 DEFAULT_BUDGET = 300
+TRIAL_FOLDER = re.compile(r"\d{3,}")  # a trial's folder: its number, three digits at least (Trial.folder)
 # These define what every trial trains: a resumed sweep takes them from experiments/NAME.
 SWEEP_DEFINING = {"training": "--training", "run_id": "--id", "episodes": "--episodes", "config": "-c",
                   "search_space": "--search-space", "seed": "--seed"}
@@ -118,6 +121,20 @@ def prepare_folders(args: Any, experiment: Path, tensorboard: Path) -> None:
     claim_experiment_folders(experiment, tensorboard, args.force)
 
 
+def clear_unrecorded_trials(experiment: Path, tensorboard: Path, recorded: list) -> None:
+    """Remove the folders of trials that trials.csv does not hold: a sweep killed (SIGKILL, a lost
+    machine) while a trial trained leaves that trial's folders without its row. The resumed sweep trains
+    that number again from nothing, as the unbroken sweep did (docs/sweeps.md, "Resume")."""
+    kept = {trial.folder for trial in recorded}
+    for parent in (experiment, tensorboard):
+        if not parent.is_dir():
+            continue
+        for folder in parent.iterdir():
+            if TRIAL_FOLDER.fullmatch(folder.name) and folder.name not in kept and folder.is_dir() \
+                    and not folder.is_symlink():
+                shutil.rmtree(folder)
+
+
 def trainer(parallel: int, ray_address: str | None) -> Any:
     """How a batch of trials is trained: here, in processes, or as Ray tasks."""
     if ray_address is not None:
@@ -149,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         connection, driver = make_connection(driver, os.environ)
         command = " ".join(["python parameter_search.py", *(argv if argv is not None else sys.argv[1:])])
         lock.take(command, tensorboard, args.force, args.resume)
-        if not args.resume:
+        if args.resume:
+            clear_unrecorded_trials(experiment, tensorboard, plan.previous)
+        else:
             prepare_folders(args, experiment, tensorboard)
     except ConfigError as error:
         lock.release()
@@ -175,8 +194,6 @@ def sweep(args: Any, plan: Plan, connection: Any, driver: str, experiment: Path,
 
     from sweeps.sigopt_driver import Sweep, describe, experiment_definition, run_sweep
 
-    if driver == "lite":  # SigOpt-Lite draws from numpy's global generator: seed it, distinctly on resume
-        np.random.seed([plan.seed, len(plan.previous)])
     if not args.quiet:
         print(f"sweep {args.name}: run {plan.run_data['id']} ({plan.run_data['episodes']} episodes), preset "
               f"{plan.preset} ({plan.config.presets[plan.preset].agent}), {len(plan.space.ranges)} parameters, "
@@ -185,6 +202,8 @@ def sweep(args: Any, plan: Plan, connection: Any, driver: str, experiment: Path,
     setup = Sweep(plan.config, plan.preset, plan.run_data, plan.space, experiment, tensorboard, seed=plan.seed,
                   quiet=args.quiet, report=(lambda trial: None) if args.quiet else
                   (lambda trial: print(describe(trial), flush=True)))
+    if driver == "lite":  # SigOpt-Lite draws from numpy's global generator: seed it afresh for every trial
+        setup.reseed = lambda number: np.random.seed([plan.seed, number])
     definition = experiment_definition(f"ToyCorewar {args.name}", plan.space, plan.budget, args.parallel)
     try:
         result = run_sweep(connection, setup, definition, plan.budget, trainer(args.parallel, args.ray),

@@ -61,33 +61,36 @@ class AfterstateQNetwork(nn.Module):
         # A run's instruction_cost is in the rewards learnt from (agents/networks.py learning_rewards);
         # without one, a cost far below one unit of distance only breaks ties (q_values).
         self.instruction_cost = float(instruction_cost)
-        table = register_action_table(self, machine)
-        r = self.num_registers = machine.num_registers
-        self.n_vals, self.max_length = machine.n_vals, machine.max_length
-        self.stop_action, self.empty_slot = table.stop_action, machine.num_actions
-        self.reward = make_reward(reward_func, reward_settings)
-        self.reward_scale = float(reward_scale)
-        self.register_buffer("all_actions", torch.arange(machine.num_actions), persistent=False)
-        # Actions that write the same value into the same register whatever the registers (add r1, r2, r3
-        # and add r2, r1, r3; sub rA, rA, rX for every A) lead to the same afterstate: Q of every action is
-        # computed once per class, on its first action (stop is a class of its own).
-        stop = (self.all_actions == table.stop_action).float().unsqueeze(0)
-        effect = torch.cat([self.dest.float().unsqueeze(0), stop, self.mixing, self.const.unsqueeze(0)]).T
-        _, action_class = torch.unique(effect, dim=0, return_inverse=True)
-        first = torch.full((int(action_class.max()) + 1,), machine.num_actions).scatter_reduce(
-            0, action_class, self.all_actions, reduce="amin")
-        self.register_buffer("distinct_actions", first, persistent=False)
-        self.register_buffer("action_class", action_class, persistent=False)
-        self.register_buffer("offsets", torch.arange(r) * 256, persistent=False)
-        pairs = torch.cartesian_prod(torch.arange(r), torch.arange(r))
-        self.register_buffer("pair_a", pairs[:, 0].contiguous(), persistent=False)
-        self.register_buffer("pair_b", pairs[:, 1].contiguous(), persistent=False)
-        registers = torch.arange(r)
-        # without[d, p]: pair p uses neither register d (so it survives d being overwritten).
-        without = ((pairs[:, 0].unsqueeze(0) != registers.unsqueeze(1))
-                   & (pairs[:, 1].unsqueeze(0) != registers.unsqueeze(1)))
-        self.register_buffer("pairs_without", without.float(), persistent=False)
-        self.register_buffer("others", (1 - torch.eye(r)), persistent=False)
+        # The tables are built on the CPU whatever the default device, so that the network can be built on
+        # torch's meta device (no memory) to count its parameters (training/memory.py).
+        with torch.device("cpu"):
+            table = register_action_table(self, machine)
+            r = self.num_registers = machine.num_registers
+            self.n_vals, self.max_length = machine.n_vals, machine.max_length
+            self.stop_action, self.empty_slot = table.stop_action, machine.num_actions
+            self.reward = make_reward(reward_func, reward_settings)
+            self.reward_scale = float(reward_scale)
+            self.register_buffer("all_actions", torch.arange(machine.num_actions), persistent=False)
+            # Actions that write the same value into the same register whatever the registers (add r1, r2, r3
+            # and add r2, r1, r3; sub rA, rA, rX for every A) lead to the same afterstate: Q of every action is
+            # computed once per class, on its first action (stop is a class of its own).
+            stop = (self.all_actions == table.stop_action).float().unsqueeze(0)
+            effect = torch.cat([self.dest.float().unsqueeze(0), stop, self.mixing, self.const.unsqueeze(0)]).T
+            _, action_class = torch.unique(effect, dim=0, return_inverse=True)
+            first = torch.full((int(action_class.max()) + 1,), machine.num_actions).scatter_reduce(
+                0, action_class, self.all_actions, reduce="amin")
+            self.register_buffer("distinct_actions", first, persistent=False)
+            self.register_buffer("action_class", action_class, persistent=False)
+            self.register_buffer("offsets", torch.arange(r) * 256, persistent=False)
+            pairs = torch.cartesian_prod(torch.arange(r), torch.arange(r))
+            self.register_buffer("pair_a", pairs[:, 0].contiguous(), persistent=False)
+            self.register_buffer("pair_b", pairs[:, 1].contiguous(), persistent=False)
+            registers = torch.arange(r)
+            # without[d, p]: pair p uses neither register d (so it survives d being overwritten).
+            without = ((pairs[:, 0].unsqueeze(0) != registers.unsqueeze(1))
+                       & (pairs[:, 1].unsqueeze(0) != registers.unsqueeze(1)))
+            self.register_buffer("pairs_without", without.float(), persistent=False)
+            self.register_buffer("others", (1 - torch.eye(r)), persistent=False)
         h = hidden_size
         # The first layer of V as learned vectors (a linear layer over one-hot inputs): per register, of
         # its value, of its gap to the target (gap 0: right), of its target; then the flags and counts.

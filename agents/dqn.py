@@ -18,6 +18,7 @@ from agents.base import AgentSetup, Progress, active_rows, first_observation, ne
 from agents.expert_iteration import ExpertIteration, concatenate_samples, large_margin_loss
 from agents.machine_arithmetic import learning_rewards, observation_tensors
 from agents.networks import build_network, greedy_policy, q_network_spec
+from agents.passes import in_chunks, pass_size, tensor_chunks
 from agents.replay import Hindsight, PrioritizedSampler, Replay, ReplayBuffer, Sample, UniformSampler
 from agents.self_imitation import SelfImitation
 
@@ -75,20 +76,26 @@ class DQN_Agent:
         one drawn from softmax(Q / temperature) (near-best actions get tried, not only the best). The
         first `greedy_copies` copies always take the best action."""
         if self.params.temperature > 0:
-            with torch.no_grad():
-                q = self.q(*observation_tensors(obs, self.device)).cpu().numpy().astype(np.float64)
-            logits = (q - q.max(axis=1, keepdims=True)) / self.params.temperature
-            cumulative = np.cumsum(np.exp(logits), axis=1)
-            draws = self.rng.random(len(q))[:, None] * cumulative[:, -1:]
-            actions = np.minimum((cumulative < draws).sum(axis=1), q.shape[1] - 1)
-            greedy = self.params.greedy_copies
-            actions[:greedy] = q[:greedy].argmax(axis=1)
+            size = pass_size(self.q, obs, self.device)
+            drawn = in_chunks(obs, self.softmax_actions, size)  # draws in row order, whatever the chunks
+            actions, greedy = drawn[:, 0], self.params.greedy_copies
+            actions[:greedy] = drawn[:greedy, 1]
         else:
             actions = greedy_policy(self.q, self.device)(obs)
         explore = self.rng.random(len(actions)) < epsilon
         explore[:self.params.greedy_copies] = False
         actions[explore] = self.rng.integers(0, self.setup.machine.num_actions, size=int(explore.sum()))
         return actions
+
+    @torch.no_grad()
+    def softmax_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """[B, 2]: an action drawn from softmax(Q / temperature) (one uniform draw per row), and the best."""
+        q = self.q(*observation_tensors(obs, self.device)).cpu().numpy().astype(np.float64)
+        logits = (q - q.max(axis=1, keepdims=True)) / self.params.temperature
+        cumulative = np.cumsum(np.exp(logits), axis=1)
+        draws = self.rng.random(len(q))[:, None] * cumulative[:, -1:]
+        drawn = np.minimum((cumulative < draws).sum(axis=1), q.shape[1] - 1)
+        return np.stack([drawn, q.argmax(axis=1)], axis=1)
 
     def train(self, progress: Progress) -> None:
         p = self.params
@@ -97,7 +104,8 @@ class DQN_Agent:
             self.imitation.started(obs)
         while not progress.done and not self.env.idle.all():  # all idle: every episode of the budget played
             if self.expert is not None and self.expert.due(progress.episode):
-                self.expert.search_round(self.q, progress.episode)
+                if not self.expert.search_round(self.q, progress.episode, lambda: progress.done):
+                    continue  # cut short by a stop: the loop ends, the round still due
             epsilon = self.epsilon(progress.episode)
             actions = self.act(obs, epsilon)
             stepping = ~self.env.idle  # at the budget's end, copies with no episode left sit idle
@@ -133,11 +141,14 @@ class DQN_Agent:
         """The Q-network's bootstrap (its `bootstrap_values` with the target network) of the rows whose
         episode goes on, 0 for the others (a terminal state has no value to bootstrap: the networks are
         not run on it)."""
+        def bootstrap(inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:  # two passes: the online and target networks
+            return tensor_chunks(self.q, inputs, lambda rows: self.q.bootstrap_values(self.target_q, rows), passes=2)
+
         if bool(live.all()):
-            return self.q.bootstrap_values(self.target_q, next_inputs)
+            return bootstrap(next_inputs)
         values = torch.zeros(live.shape, device=live.device)
         if bool(live.any()):
-            values[live] = self.q.bootstrap_values(self.target_q, tuple(x[live] for x in next_inputs))
+            values[live] = bootstrap(tuple(x[live] for x in next_inputs))
         return values
 
     def sample(self) -> tuple[Sample, int]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from agents.machine_arithmetic import learning_rewards
 from agents.networks import network_scorer
 from agents.replay import Replay, ReplayBuffer, Sample, UniformSampler
 from environment import ToyCorewarEnv
-from synthesis.search import FunctionTask, guided_search, plan_action
+from synthesis.search import FunctionTask, StopRequested, check_stop, guided_search, plan_action
 from toycorewar import ActionTable, Examples, Instruction
 
 SEARCH_STREAM = 11  # the round's task draws come from default_rng([seed, SEARCH_STREAM, round]), no other stream
@@ -107,34 +108,43 @@ class ExpertIteration:
         return (episode // self.params.search_every + 1) * self.params.search_every
 
     # -- a round --------------------------------------------------------------------------------------
-    def search_round(self, network: torch.nn.Module, episode: int) -> None:
+    def search_round(self, network: torch.nn.Module, episode: int,
+                     should_stop: Callable[[], bool] | None = None) -> bool:
         """Search `search_tasks` training tasks with `network`; every program found becomes an episode of
-        the demonstration buffer."""
+        the demonstration buffer. A stop asked for during the round (`should_stop`, asked between and
+        during searches) drops the round whole and returns False: nothing stored, the round still due, so
+        that a checkpoint taken then does it again on resume, as the unbroken run did."""
         started = time.perf_counter()
         p, setup = self.params, self.setup
         scorer = network_scorer(network, setup.machine, self.device)
-        found = 0
-        if setup.examples:  # a function task (docs/reference.md §10): its examples searched, checked on every input
-            batch = self.draw_tasks()
-            tasks = [FunctionTask(batch.examples(i), batch.function(i)) for i in range(len(batch.offset))]
-            for task in tasks:
-                program = guided_search(scorer, setup.machine, setup.reward, task, None, p.search_expansions,
-                                        p.reward_scale).program
-                if program is not None:
-                    found += 1
-                    self.store(self.function_demonstration(program, task.examples))
-        else:
-            tasks, reg_inits = self.draw_tasks()
-            for target, reg_init in zip(tasks.tolist(), reg_inits.tolist(), strict=True):
-                program = guided_search(scorer, setup.machine, setup.reward, target, reg_init, p.search_expansions,
-                                        p.reward_scale).program
-                if program is not None:
-                    found += 1
-                    self.store(self.demonstration(program, target, reg_init))
+        found: list[dict[str, np.ndarray]] = []
+        try:
+            if setup.examples:  # a function task (docs/reference.md §10): its examples searched, checked on every input
+                batch = self.draw_tasks()
+                tasks = [FunctionTask(batch.examples(i), batch.function(i)) for i in range(len(batch.offset))]
+                for task in tasks:
+                    check_stop(should_stop)
+                    program = guided_search(scorer, setup.machine, setup.reward, task, None, p.search_expansions,
+                                            p.reward_scale, should_stop=should_stop).program
+                    if program is not None:
+                        found.append(self.function_demonstration(program, task.examples))
+            else:
+                tasks, reg_inits = self.draw_tasks()
+                for target, reg_init in zip(tasks.tolist(), reg_inits.tolist(), strict=True):
+                    check_stop(should_stop)
+                    program = guided_search(scorer, setup.machine, setup.reward, target, reg_init, p.search_expansions,
+                                            p.reward_scale, should_stop=should_stop).program
+                    if program is not None:
+                        found.append(self.demonstration(program, target, reg_init))
+        except StopRequested:
+            return False
+        for demonstration in found:
+            self.store(demonstration)
         self.rounds += 1
         self.next_episode = self.multiple_after(episode)
-        self.solved, self.seconds = found / len(tasks), time.perf_counter() - started
+        self.solved, self.seconds = len(found) / len(tasks), time.perf_counter() - started
         self.total_seconds += self.seconds
+        return True
 
     def draw_tasks(self) -> tuple[np.ndarray, np.ndarray]:
         """Training tasks of this round, from a copy of the run's task source at its current position, so

@@ -26,6 +26,7 @@ from agents.machine_arithmetic import (
     state_and_matters,
     written_values,
 )
+from agents.passes import network_pass
 from environment.rewards import make_reward
 from toycorewar import MachineConfig
 
@@ -307,14 +308,32 @@ def q_network_spec(params: Any, machine: MachineConfig, reward: Any, extra: dict
                         effect_size=p.effect_size, **extra)
 
 
+def policy_network_spec(params: Any, machine: MachineConfig, reward: Any, extra: dict) -> dict:
+    """The spec of the on-policy agents' network: `afterstate` (exact reward + learnt worth of the
+    afterstate as the actor's logits, agents/afterstate.py) or a policy-value network; `extra`: the
+    run's (AgentSetup.network_extra)."""
+    p = params
+    if p.afterstate:
+        return network_spec("afterstate_policy_value", machine, p.h_size, p.middle_size, p.lstm_layers,
+                            p.register_size, effect_size=max(1, p.effect_size), reward_func=reward.name,
+                            reward_settings=reward.settings, reward_scale=p.reward_scale,
+                            temperature=p.policy_temperature,
+                            **({"instruction_cost": p.instruction_cost} if p.instruction_cost else {}), **extra)
+    return network_spec("policy_value", machine, p.h_size, p.middle_size, p.lstm_layers, p.register_size, **extra)
+
+
 def greedy_policy(network: nn.Module, device: torch.device | str = "cpu") -> Callable[[dict], np.ndarray]:
-    """observations -> the action of highest Q-value (DQN) or highest probability (actor)."""
+    """observations -> the action of highest Q-value (DQN) or highest probability (actor), for any
+    number of observations (a pass takes as many as fit its memory bound, agents/passes.py)."""
 
     @torch.no_grad()
-    def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
+    def best(obs: dict[str, np.ndarray]) -> np.ndarray:
         output = network(*observation_tensors(obs, torch.device(device)))
         scores = output[0] if isinstance(output, tuple) else output
         return scores.argmax(dim=1).cpu().numpy()
+
+    def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
+        return network_pass(network, obs, best, device)  # in chunks of bounded bytes (agents/passes.py)
 
     return policy
 

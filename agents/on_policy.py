@@ -23,7 +23,8 @@ from agents.base import (
     rng_state,
 )
 from agents.machine_arithmetic import learning_rewards, observation_tensors
-from agents.networks import build_network, greedy_policy, network_spec
+from agents.networks import build_network, greedy_policy, policy_network_spec
+from agents.passes import in_chunks, pass_size
 from agents.self_imitation import SelfImitation
 
 
@@ -35,16 +36,7 @@ class OnPolicyAgent:
         self.setup, self.device = setup, setup.device
         torch.manual_seed(setup.seed)
         self.rng = np.random.default_rng(setup.seed)
-        if p.afterstate:
-            self.spec = network_spec("afterstate_policy_value", setup.machine, p.h_size, p.middle_size,
-                                     p.lstm_layers, p.register_size, effect_size=max(1, p.effect_size),
-                                     reward_func=setup.reward.name, reward_settings=setup.reward.settings,
-                                     reward_scale=p.reward_scale, temperature=p.policy_temperature,
-                                     **({"instruction_cost": p.instruction_cost} if p.instruction_cost else {}),
-                                     **setup.network_extra())
-        else:
-            self.spec = network_spec("policy_value", setup.machine, p.h_size, p.middle_size, p.lstm_layers,
-                                     p.register_size, **setup.network_extra())
+        self.spec = policy_network_spec(p, setup.machine, setup.reward, setup.network_extra())
         self.network = build_network(self.spec).to(self.device)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=p.lr, fused=True)
         self.env = setup.make_env(p.num_envs)
@@ -68,8 +60,14 @@ class OnPolicyAgent:
     def greedy_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         return greedy_policy(self.network, self.device)(obs)
 
-    @torch.no_grad()
     def sample_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """An action per row drawn from the policy, in chunks of bounded bytes (agents/passes.py); the
+        draws come in row order, whatever the chunks."""
+        size = pass_size(self.network, obs, self.device)
+        return in_chunks(obs, self.drawn_actions, size)
+
+    @torch.no_grad()
+    def drawn_actions(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         logits, _ = self.network(*observation_tensors(obs, self.device))
         # Gumbel-max with the agent's own generator keeps sampling reproducible from the seed.
         gumbel = -np.log(-np.log(self.rng.random(logits.shape)))

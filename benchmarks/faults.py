@@ -1,6 +1,6 @@
 """Faults a user or a job scheduler inflicts, tried on the real commands, counted (docs/guarantees.md, "Reliability").
 
-    python benchmarks/faults.py [--jobs N] [--only inputs,signals,resume]
+    python benchmarks/faults.py [--jobs N] [--only inputs,signals,resume,bounds,stops,sweeps] [--bound-seconds S]
 
 Three tables:
 
@@ -14,6 +14,18 @@ Three tables:
 - *Resume*: a tiny run of each agent stopped at several points (in its first step, between two
   evaluations, at one, after copies have gone idle) and resumed: how many end with the episode count,
   evaluation logs, best model and final weights of the same run never stopped.
+
+- *Bounds*: for every bound validation enforces, the largest value it accepts (the field's maximum, or,
+  where the run would need more than half of this machine, the largest accepted, found by bisection
+  with validation itself), run through `main.py` on the shipped presets: its peak memory (the process's
+  resident peak), whether its first evaluation was logged, and how it ended (finished, or stopped by
+  SIGINT after `--bound-seconds`, with the seconds until exit).
+- *Stops*: SIGINT sent in the middle of long work (an evaluation of 100,000 tasks, a round of expert
+  iteration, the drawing of the held-out tiers at MAX_LENGTH 8): the seconds until exit, the exit
+  status, and that no evaluation cut short was logged (it is pending in `models/last`).
+- *Killed sweeps*: `parameter_search.py` killed with SIGKILL during its first and its second trial,
+  then resumed: whether it ends as the sweep never killed (tests/sweeps/test_sweep_killed_resume.py's
+  comparison).
 
 Each table prints what failed, if anything.
 """
@@ -262,18 +274,197 @@ def resume_case(algo: str, stop_at: int) -> tuple[str, bool, str]:
         return f"{algo} stopped at episode {stopped.episodes}", same, f"{len(logs)} logs, {episode2} episodes"
 
 
-def table(title: str, rows: list[tuple[str, bool, str]]) -> None:
+# -- bounds and stops --------------------------------------------------------------------------------------
+def shipped() -> tuple[dict, list[dict]]:
+    return (json.loads((ROOT / "config.json").read_text(encoding="utf-8")),
+            json.loads((ROOT / "training.json").read_text(encoding="utf-8")))
+
+
+def accepted(config: dict, run: dict) -> bool:
+    from training.config import ConfigError, parse_config, parse_training
+    try:
+        parse_training([run], parse_config(config))
+        return True
+    except ConfigError:
+        return False
+
+
+def largest_accepted(make: Callable[[int], tuple[dict, dict]], high: int) -> int:
+    """The largest value v ≤ high with make(v) accepted by validation (bisection; 1 is assumed accepted)."""
+    if accepted(*make(high)):
+        return high
+    low = 1
+    while high - low > max(1, low // 100):  # within 1%
+        middle = (low + high) // 2
+        low, high = (middle, high) if accepted(*make(middle)) else (low, middle)
+    return low
+
+
+def preset_case(algo: str, episodes: int, parameters: dict | None = None, settings: dict | None = None,
+                run: dict | None = None) -> tuple[dict, dict]:
+    """The shipped config and run 1 of training.json with `algo`'s preset, changed as given."""
+    config, runs = shipped()
+    config["presets"][algo]["parameters"].update(parameters or {})
+    config["settings"].update(settings or {})
+    return config, {**runs[0], "algo": algo, "episodes": episodes, **(run or {})}
+
+
+def bound_cases() -> list[tuple[str, Callable[[int], tuple[dict, dict]], int]]:
+    """(what, make(value) -> (config, run), the field's maximum)."""
+    import numpy as np
+    rng_targets = np.random.default_rng(0).integers(0, 256, (100_000, 4)).tolist()
+    return [
+        ("targets: 100,000 fixed targets, AC", lambda v: preset_case(
+            "AC", 50, run={"targets": {"values": rng_targets[:v], "alternate_freq": 0}}), 100_000),
+        ("settings.EVAL_TARGETS, AC", lambda v: preset_case("AC", 50, settings={"EVAL_TARGETS": v},
+                                                             run={"targets": None}), 100_000),
+        ("settings.toy_corewar: 16 registers, 256 values, MAX_LENGTH 64 (12,545 actions), DQN", machine_case, 1),
+        ("DQN num_envs", lambda v: preset_case("DQN", 2 * v, {"num_envs": v}), 65_536),
+        ("DQN batch_size (num_envs 8,192, learning from the first step)", lambda v: preset_case(
+            "DQN", 40_000, {"batch_size": v, "num_envs": 8192, "learning_starts": 0}), 65_536),
+        ("DQN h_size with lstm_layers 8", lambda v: preset_case("DQN", 50, {"h_size": v, "middle_size": v,
+                                                                             "lstm_layers": 8}), 4096),
+        ("Generalist middle_size (afterstate)", lambda v: preset_case("Generalist", 50, {"middle_size": v}), 4096),
+        ("Generalist effect_size (afterstate)", lambda v: preset_case("Generalist", 50, {"effect_size": v}), 4096),
+        ("DQN replay_buffer_size", lambda v: preset_case("DQN", 50, {"replay_buffer_size": v}), 10**8),
+        ("AC num_envs", lambda v: preset_case("AC", 2 * v, {"num_envs": v}), 65_536),
+        ("AC n_steps", lambda v: preset_case("AC", 50, {"n_steps": v}), 4096),
+        ("run search_budget (guided search at every evaluation)", lambda v: preset_case(
+            "Generalist", 50, run={"search_budget": v}), 10**7),
+        ("Generalist search_tasks, search_expansions (expert iteration)", lambda v: preset_case(
+            "Generalist", 50, {"search_every": 1, "search_tasks": 100_000, "search_expansions": v}), 10**7),
+    ]
+
+
+def run_main(cwd: Path, config: dict, run: dict, seconds: float, stop_when: Callable[[Path], bool] | None = None
+             ) -> dict:
+    """main.py on (config, run) in `cwd`: SIGINT once `stop_when(run folder)` holds (or after `seconds`);
+    its exit status, peak resident memory (MiB), seconds in all, seconds from SIGINT to exit, logs."""
+    import signal
+    write_inputs(cwd, [run], config)
+    started = time.monotonic()
+    with (cwd / "stderr.txt").open("w", encoding="utf-8") as stderr:
+        process = subprocess.Popen([PYTHON, MAIN, "e", "--quiet", "-j", "1"], cwd=cwd, stdout=subprocess.DEVNULL,
+                                   stderr=stderr)
+    run_dir, signalled = cwd / "experiments" / "e" / str(run["id"]), None
+    while True:
+        pid, wait_status, usage = os.wait4(process.pid, os.WNOHANG)  # reaped here, for its resident peak
+        if pid:
+            break
+        due = time.monotonic() - started > seconds or (stop_when is not None and stop_when(run_dir))
+        if signalled is None and due:
+            process.send_signal(signal.SIGINT)
+            signalled = time.monotonic()
+        time.sleep(0.02)
+    ended = time.monotonic()
+    process.returncode = os.waitstatus_to_exitcode(wait_status)
+    lines = (cwd / "stderr.txt").read_text(encoding="utf-8").strip().splitlines()
+    logs = sorted(p.name for p in run_dir.glob("*_Evaluation")) if run_dir.is_dir() else []
+    return {"status": process.returncode, "peak_mib": usage.ru_maxrss / 1024, "seconds": ended - started,
+            "stop_seconds": None if signalled is None else ended - signalled, "logs": logs, "stderr": lines[-1:]}
+
+
+def machine_case(value: int) -> tuple[dict, dict]:
+    """The largest machine validation accepts: 16 registers, 256 values, MAX_LENGTH 64 (12,545 actions)."""
+    config, run = preset_case("DQN", 20)
+    config["settings"]["toy_corewar"].update(NUM_REGISTERS=16, N_VALS=256, MAX_LENGTH=64,
+                                             NUM_ACTIONS=16 * 256 + 16**2 + 2 * 16**3 + 1)
+    return config, run
+
+
+def bound_case(case: tuple[str, Callable[[int], tuple[dict, dict]], int], seconds: float) -> tuple[str, bool, str]:
+    from agents.machine_memory import physical_memory
+    what, make, maximum = case
+    value = largest_accepted(make, maximum)
+    config, run = make(value)
+    with tempfile.TemporaryDirectory() as folder:
+        outcome = run_main(Path(folder), config, run, seconds)
+    half = (physical_memory() or 0) / 2**21
+    peak = outcome["peak_mib"]
+    ended = "finished" if outcome["stop_seconds"] is None else \
+        f"stopped after {seconds:.0f} s, exit {outcome['stop_seconds']:.1f} s after SIGINT"
+    ok = outcome["status"] in (0, 130) and peak is not None and peak <= half and \
+        (outcome["stop_seconds"] is None or outcome["stop_seconds"] <= 2.0)
+    value_text = "max" if value == maximum else f"{value:,} (largest accepted of {maximum:,})"
+    detail = (f"value {value_text}: peak {peak:,.0f} MiB (half the machine: {half:,.0f}), exit {outcome['status']}, "
+              f"{ended}, first evaluation {'logged' if outcome['logs'] else 'not reached'}"
+              + (f"; stderr: {outcome['stderr'][0][:120]}" if outcome["stderr"] else ""))
+    return what, ok, detail
+
+
+def stop_cases() -> list[tuple[str, dict, dict, Callable[[Path], bool]]]:
+    """(what, config, run, when to send SIGINT)."""
+    config, run = preset_case("AC", 1000, run={"targets": None})
+    config["settings"]["EVAL_TARGETS"] = 100_000
+    in_evaluation = ("mid-evaluation (AC, 100,000 held-out targets)", config, run,
+                     lambda d: (d / "models").exists() and not (d / "0000000_Evaluation").exists())
+    config2, run2 = preset_case("Generalist", 100_000, {"search_every": 1, "search_tasks": 20_000})
+    start = {}
+
+    def in_round(d: Path) -> bool:  # the first round starts at episode 1, just after the first log
+        if (d / "0000000_Evaluation").exists():
+            start.setdefault("t", time.monotonic())
+        return "t" in start and time.monotonic() - start["t"] > 2.0
+
+    config3, run3 = preset_case("Generalist", 1000, settings={"toy_corewar": {
+        **shipped()[0]["settings"]["toy_corewar"], "MAX_LENGTH": 8}})
+    begun = {}
+
+    def in_draw(d: Path) -> bool:  # the tiers of MAX_LENGTH 8 take minutes to draw, before any file
+        if d.parent.is_dir():
+            begun.setdefault("t", time.monotonic())
+        return "t" in begun and time.monotonic() - begun["t"] > 5.0
+
+    return [in_evaluation, ("mid-round of expert iteration (Generalist, 20,000 searches a round)", config2, run2,
+                            in_round),
+            ("mid-draw of the held-out tiers (Generalist, MAX_LENGTH 8)", config3, run3, in_draw)]
+
+
+def stop_case(case: tuple[str, dict, dict, Callable[[Path], bool]]) -> tuple[str, bool, str]:
+    import torch
+    what, config, run, when = case
+    with tempfile.TemporaryDirectory() as folder:
+        outcome = run_main(Path(folder), config, run, TIMEOUT, when)
+        last_path = Path(folder) / "experiments" / "e" / str(run["id"]) / "models" / "last"
+        pending = torch.load(last_path, weights_only=True)["monitor"].get("pending") if last_path.exists() else None
+    latency = outcome["stop_seconds"]
+    ok = outcome["status"] == 130 and latency is not None and latency <= 2.0
+    detail = (f"exit {outcome['status']} {latency:.2f} s after SIGINT" if latency is not None else "never signalled")
+    detail += f", pending evaluations {pending}" if pending else ", nothing pending"
+    return what, ok, detail + f", logs {outcome['logs']}"
+
+
+def killed_sweep_case(point: str) -> tuple[str, bool, str]:
+    sys.path.insert(0, str(ROOT / "tests" / "sweeps"))
+    import test_sweep_killed_resume as sweeps
+    from sweep_files import run_search, write_sweep_inputs
+    with tempfile.TemporaryDirectory() as folder:
+        unbroken, killed = Path(folder) / "unbroken", Path(folder) / "killed"
+        write_sweep_inputs(unbroken, space=sweeps.SPACE)
+        run_search(unbroken, "k", *sweeps.sweep_args())
+        write_sweep_inputs(killed, space=sweeps.SPACE)
+        sweeps.kill_when(killed, sweeps.KILL_POINTS[point])
+        resumed = run_search(killed, "k", "--resume")
+        same = resumed.returncode == 0 and sweeps.trial_outcome(killed, "k") == sweeps.trial_outcome(unbroken, "k")
+    return f"SIGKILL {point}, then --resume", same, f"resume exit {resumed.returncode}"
+
+
+def table(title: str, rows: list[tuple[str, bool, str]], every: bool = False) -> None:
+    """The count that passed, and each row that failed (with `every`, each row)."""
     passed = sum(ok for _, ok, _ in rows)
-    print(f"\n{title}: {passed} of {len(rows)}")
+    print(f"\n{title}: {passed} of {len(rows)}", flush=True)
     for name, ok, detail in rows:
-        if not ok:
-            print(f"  FAILED {name}: {detail}")
+        if every or not ok:
+            print(f"  {'ok    ' if ok else 'FAILED'} {name}: {detail}", flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="cases at once (default 2)")
-    parser.add_argument("--only", default="inputs,signals,resume", help="tables to make (default all three)")
+    parser.add_argument("--only", default="inputs,signals,resume,bounds,stops,sweeps",
+                        help="tables to make (default all six)")
+    parser.add_argument("--bound-seconds", type=float, default=120.0,
+                        help="a bound's run is stopped by SIGINT after this long (default 120)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     print(f"machine: {describe_machine()}")
@@ -291,6 +482,15 @@ def main() -> int:
     if "resume" in parts:
         rows = [resume_case(algo, stop_at) for algo in ("DQN", "AC", "PG") for stop_at in (1, 30, 40, 130, 200, 202)]
         table("interruption points: resumed run identical to the unbroken one", rows)
+    if "bounds" in parts:  # one at a time: each may take much of the machine
+        rows = [bound_case(case, args.bound_seconds) for case in bound_cases()]
+        table("largest accepted value of every bound: runs, peak memory within half the machine", rows, every=True)
+    if "stops" in parts:
+        rows = [stop_case(case) for case in stop_cases()]
+        table("SIGINT in the middle of long work: exit 130 within 2 s, nothing half logged", rows, every=True)
+    if "sweeps" in parts:
+        rows = [killed_sweep_case(point) for point in ("in-trial-1", "in-trial-2")]
+        table("sweeps killed with SIGKILL and resumed: equal to the unbroken sweep", rows, every=True)
     return 0
 
 

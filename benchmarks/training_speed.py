@@ -114,8 +114,8 @@ def measure_one(preset: str, seconds: float | None, episodes: int | None, thread
     evaluations = []
     timed_evaluation = Evaluator.__call__
 
-    def kept_evaluation(evaluator: Any, episode: int) -> Any:
-        evaluations.append(timed_evaluation(evaluator, episode))
+    def kept_evaluation(evaluator: Any, *args: Any) -> Any:  # (episode[, should_stop]): this tree's or an older one's
+        evaluations.append(timed_evaluation(evaluator, *args))
         return evaluations[-1]
 
     Evaluator.__call__ = kept_evaluation

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sweeps.spaces import METRIC, SearchSpace, Trial, apply_assignments, objective, trial_config, write_trials
-from training.config import Config, ConfigError
+from training.config import Config, ConfigError, parse_config, parse_training
 from training.result import RunResult
 
 
@@ -70,11 +70,22 @@ class Sweep:
     seed: int = 0
     quiet: bool = True
     report: Callable[[Trial], None] = lambda trial: None  # called as each trial ends
+    # Called with a trial's number just before its suggestion is asked for. parameter_search.py seeds
+    # SigOpt-Lite's generator there, so that a trial's suggestion depends only on the sweep's seed, its
+    # number and the observations before it: a sweep resumed after a kill suggests what the unbroken
+    # sweep would have.
+    reseed: Callable[[int], None] = lambda number: None
 
     def task(self, trial: Trial, parameters: dict[str, Any]) -> dict[str, Any]:
-        """The keyword arguments of train_run for one trial."""
+        """The keyword arguments of train_run for one trial. Raises ValueError (one line) when the trial's
+        run is refused as a whole (more than half of the machine: training/memory.py)."""
         seed = self.run_data.get("seed")
-        return {"run_data": self.run_data, "config_data": trial_config(self.config, self.preset, parameters),
+        config_data = trial_config(self.config, self.preset, parameters)
+        try:
+            parse_training([self.run_data], parse_config(config_data), f"trial {trial.folder}")
+        except ConfigError as error:
+            raise ValueError(str(error).removeprefix(f"trial {trial.folder}: ")) from None
+        return {"run_data": self.run_data, "config_data": config_data,
                 "run_dir": str(self.experiment_dir / trial.folder),
                 "tensorboard_dir": str(self.tensorboard_dir / trial.folder),
                 "seed": self.seed if seed is None else seed, "quiet": self.quiet}
@@ -104,10 +115,11 @@ def run_sweep(connection: Any, sweep: Sweep, definition: dict[str, Any], budget:
             observations.create(assignments=trial.assignments, **_outcome(trial))
         while sum(t.observed for t in trials) < budget:
             count = min(parallel, budget - sum(t.observed for t in trials))
-            suggestions = [connection.experiments(experiment.id).suggestions().create() for _ in range(count)]
             batch = []
-            for suggestion in suggestions:
+            for _ in range(count):
                 number = max((t.number for t in trials), default=0) + 1
+                sweep.reseed(number)
+                suggestion = connection.experiments(experiment.id).suggestions().create()
                 trial = Trial(number, str(suggestion.id), "failed",
                               typed_assignments(sweep.space, suggestion.assignments))
                 trials.append(trial)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 import numpy as np
@@ -40,8 +41,22 @@ from environment.rewards import Specific_register_values
 from synthesis.search_problem import FunctionTask, SearchProblem, SearchResult, children, step_reward
 from toycorewar import ActionTable, Instruction, MachineConfig
 
-__all__ = ["FunctionTask", "RewardScorer", "Scorer", "SearchResult", "beam_search", "guided_search", "plan_action",
-           "random_search", "reward_first_search"]
+__all__ = ["FunctionTask", "RewardScorer", "Scorer", "SearchResult", "StopRequested", "beam_search", "guided_search",
+           "plan_action", "random_search", "reward_first_search"]
+
+CHECK_EVERY = 16  # expansions between two looks at `should_stop`: a few milliseconds of search
+
+
+class StopRequested(Exception):  # noqa: N818 (a request, like KeyboardInterrupt, not an error)
+    """A stop (Ctrl-C, SIGTERM) asked for in the middle of work that is then dropped whole: a search, an
+    evaluation, a round of expert iteration. Whoever started the work ends as if it had not begun, so
+    that the checkpoint written next resumes exactly (docs/guarantees.md)."""
+
+
+def check_stop(should_stop: Callable[[], bool] | None) -> None:
+    """Raise StopRequested when `should_stop` says so (None: never)."""
+    if should_stop is not None and should_stop():
+        raise StopRequested
 
 
 class Scorer(Protocol):
@@ -72,11 +87,15 @@ def plan_action(table: ActionTable, program: list[Instruction], step: int) -> in
 
 def guided_search(scorer: Scorer, machine: MachineConfig, reward: Specific_register_values,
                   target: list[int] | FunctionTask, reg_init: list[int] | None = None, budget: int = 0,
-                  reward_scale: float = 1.0, prune: bool = True) -> SearchResult:
+                  reward_scale: float = 1.0, prune: bool = True,
+                  should_stop: Callable[[], bool] | None = None) -> SearchResult:
     """Best-first search guided by `scorer` for a constant `target` (from `reg_init`) or a FunctionTask;
     returns are gathered with `reward` (the run's, scaled by `reward_scale` as in training, over every
-    example and register that matters), so they add up in the units of the scorer's Q-values."""
-    return _best_first(SearchProblem(machine, target, reg_init), scorer, reward, budget, reward_scale, prune)
+    example and register that matters), so they add up in the units of the scorer's Q-values.
+    `should_stop` is asked every CHECK_EVERY expansions; when it answers True the search raises
+    StopRequested."""
+    return _best_first(SearchProblem(machine, target, reg_init), scorer, reward, budget, reward_scale, prune,
+                       should_stop)
 
 
 class RewardScorer:
@@ -106,7 +125,7 @@ def reward_first_search(machine: MachineConfig, reward: Specific_register_values
 
 
 def _best_first(problem: SearchProblem, scorer: Scorer, reward: Specific_register_values, budget: int,
-                reward_scale: float, prune: bool) -> SearchResult:
+                reward_scale: float, prune: bool, should_stop: Callable[[], bool] | None = None) -> SearchResult:
     """Greedy program first, then best-first expansions, ranked by `scorer`."""
     is_policy = scorer.kind == "policy"
     cost = getattr(scorer, "instruction_cost", 0.0)  # scorers written before it charge nothing
@@ -184,6 +203,8 @@ def _best_first(problem: SearchProblem, scorer: Scorer, reward: Specific_registe
         child_value = priority[child] if is_policy else gathered + scaled_step(
             parent_registers, child_registers, len(child_actions))  # log π, or returns
         expansions += 1
+        if expansions % CHECK_EVERY == 0:
+            check_stop(should_stop)
         _, child_after = expand(child_actions, child_registers, float(child_value))
         hit = problem.solved_by(child_after)
         if hit is not None:

@@ -72,11 +72,11 @@ class Checkpointer:
         self.models_dir, self.agent, self.file_fields = models_dir, agent, file_fields
         models_dir.mkdir(parents=True, exist_ok=True)
 
-    def model_file(self, payload: dict[str, Any], episode: int, performance: float) -> dict[str, Any]:
+    def model_file(self, payload: dict[str, Any], episode: int, performance: float | None) -> dict[str, Any]:
         return {**payload, "agent": self.agent.agent_name, "episode": episode, "performance": performance,
                 **self.file_fields}
 
-    def save(self, best: tuple[dict[str, Any], int, float] | None, episode: int, performance: float,
+    def save(self, best: tuple[dict[str, Any], int, float] | None, episode: int, performance: float | None,
              progress_state: dict[str, Any]) -> None:
         """models/best from `best` (payload, episode, performance) when there is one; models/last from
         the agent now, with its training state and `progress_state` (the record and the run's position)."""

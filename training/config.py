@@ -7,13 +7,13 @@ one, the field and what was expected. Nothing here is read at import time.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from agents.machine_memory import physical_memory
 from agents.parameters import Model, NonNegativeInt, PositiveInt
 from agents.registry import parameters_class
 from environment.rewards import make_reward
@@ -27,6 +27,7 @@ from environment.tasks import (
 )
 from toycorewar import MachineConfig
 from training.files import ConfigError, folder_name_problem, read_json
+from training.memory import memory_problem
 
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]  # what numpy and torch both take
 MAX_RUN_ID = 10**18  # an integer run id names a folder: a few digits, not hundreds
@@ -213,7 +214,8 @@ def parse_training(data: Any, config: Config, source: str = "training.json") -> 
                 text = str(error)
                 prefix = "" if text.startswith(field) else f"{field}: "
                 raise ConfigError(f"{source}: {label}: {prefix}{text}") from None
-        problem = _replay_problem(run, config) or _memory_problem(run, config)
+        problem = _replay_problem(run, config) or _memory_problem(run, config) or \
+            memory_problem(run, config, _replay_bytes(run, config))
         if problem:
             raise ConfigError(f"{source}: {label}: {problem}")
         runs.append(run)
@@ -244,14 +246,6 @@ def _replay_problem(run: Run, config: Config) -> str | None:
     return None
 
 
-def physical_memory() -> int | None:
-    """This machine's memory in bytes (None where the system does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def _memory_problem(run: Run, config: Config) -> str | None:
     """A DQN run's replay (and demonstration) buffers are allocated whole at its start: refuse those that
     would take more than half of this machine's memory, before anything is written."""
@@ -259,15 +253,23 @@ def _memory_problem(run: Run, config: Config) -> str | None:
     if not hasattr(params, "replay_buffer_size") or params.replay_buffer_size is None or \
             not hasattr(params, "demo_buffer_size"):
         return None
-    machine, memory = config.machine, physical_memory()
-    # agents/replay/buffer.py arrays; a function task's registers, target and matters hold a row per example.
-    examples = config.settings.EXAMPLES if is_function_spec(run.targets) else 1
-    row = 4 * machine.max_length + (3 + examples * 4) * machine.num_registers + 8 + 4 + 1 + 8 + 3 * 8
-    needed = (params.replay_buffer_size + params.demo_buffer_size) * row
+    memory, needed = physical_memory(), _replay_bytes(run, config)
     if memory is not None and needed > memory // 2:
         return (f"presets.{run.algo}.parameters.replay_buffer_size {params.replay_buffer_size}: the replay buffers "
                 f"would take {needed / 2**30:.1f} GiB, more than half of this machine's {memory / 2**30:.1f} GiB")
     return None
+
+
+def _replay_bytes(run: Run, config: Config) -> int:
+    """The bytes of a DQN run's replay and demonstration buffers (agents/replay/buffer.py arrays; a
+    function task's registers, target and matters hold a row per example); 0 for other agents."""
+    params = config.presets[run.algo].parameters
+    if getattr(params, "replay_buffer_size", None) is None or not hasattr(params, "demo_buffer_size"):
+        return 0
+    machine = config.machine
+    examples = config.settings.EXAMPLES if is_function_spec(run.targets) else 1
+    row = 4 * machine.max_length + (3 + examples * 4) * machine.num_registers + 8 + 4 + 1 + 8 + 3 * 8
+    return (params.replay_buffer_size + params.demo_buffer_size) * row
 
 
 def _check_run_field(run: Run, field: str, config: Config) -> None:

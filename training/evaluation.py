@@ -11,9 +11,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.passes import in_chunks, rows_per_pass
 from environment import Specific_register_values
 from environment.function_tasks import FunctionBatch
 from environment.vector_env import same_step_env
+from synthesis.search import check_stop
 from toycorewar import ActionTable, MachineConfig
 from training.files import write_atomic
 
@@ -63,26 +65,41 @@ class Evaluation:
         return float(np.mean([t.solved for t in self.tasks]))
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How an evaluation goes through its tasks: at most `rows(observation)` of them a call of the policy
+    (None: all at once; agents/passes.py bounds it by bytes), and `should_stop`, asked between calls and
+    between searches (a stop asked for raises StopRequested, synthesis/search.py: the evaluation is dropped)."""
+
+    rows: Callable[[dict[str, np.ndarray]], int] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
 def evaluate(policy: Policy, machine: MachineConfig, reward: Specific_register_values,
-             targets: np.ndarray, reg_inits: np.ndarray, episode: int = 0) -> Evaluation:
+             targets: np.ndarray, reg_inits: np.ndarray, episode: int = 0, pacing: Pacing = Pacing()) -> Evaluation:
     """Run `policy` (observations -> actions) greedily once on every (target, reg_init) pair, all at once."""
     count = len(targets)
     env = same_step_env(count, machine, reward)
     obs, _ = env.reset(seed=0, options={"target": targets, "reg_init": reg_inits})
     results = [TaskResult(t.tolist(), r.tolist()) for t, r in zip(targets, reg_inits, strict=True)]
-    return Evaluation(episode, roll_out(policy, env, obs, results))
+    return Evaluation(episode, roll_out(policy, env, obs, results, pacing))
 
 
-def roll_out(policy: Policy, env: Any, obs: dict[str, np.ndarray], results: list[TaskResult]) -> list[TaskResult]:
+def roll_out(policy: Policy, env: Any, obs: dict[str, np.ndarray], results: list[TaskResult],
+             pacing: Pacing = Pacing()) -> list[TaskResult]:
     """Play `policy` on every copy of `env` (just reset to `obs`) until each episode ends, writing each
     copy's program, registers, rewards and performance (and, on a function task, `correct`) into its result.
-    The policy sees the copies whose episode goes on, with their indices under "task"; a copy whose
-    episode has ended stops (the environment restarts it, and nothing of it is recorded)."""
+    The policy sees the copies whose episode goes on, with their indices under "task", `pacing.rows` at
+    most at a time; a copy whose episode has ended stops (the environment restarts it, and nothing of it
+    is recorded)."""
     active = np.ones(len(results), dtype=bool)
     while active.any():
+        check_stop(pacing.should_stop)
         rows = np.flatnonzero(active)
         actions = np.full(len(results), env.table.stop_action, dtype=np.int64)
-        actions[rows] = np.asarray(policy({**{name: value[rows] for name, value in obs.items()}, "task": rows}))
+        observed = {**{name: value[rows] for name, value in obs.items()}, "task": rows}
+        size = len(rows) if pacing.rows is None or len(rows) <= 4 else pacing.rows(observed)
+        actions[rows] = in_chunks(observed, lambda part: np.asarray(policy(part)), size, pacing.should_stop)
         obs, rewards, terminated, _, info = env.step(actions)
         for i in np.flatnonzero(active):
             results[i].instructions.append(str(env.table.instructions[actions[i]]))
@@ -119,7 +136,7 @@ def describe_functions(batch: FunctionBatch) -> list[tuple[str, str]]:
 
 
 def evaluate_functions(policy: Policy, machine: MachineConfig, reward: Specific_register_values,
-                       tasks: FunctionBatch, episode: int = 0) -> Evaluation:
+                       tasks: FunctionBatch, episode: int = 0, pacing: Pacing = Pacing()) -> Evaluation:
     """Run `policy` greedily once on every function task of `tasks`, all at once; each result says
     whether the program met the examples shown (performance 0) and computes the function on every
     input (`correct`)."""
@@ -127,19 +144,23 @@ def evaluate_functions(policy: Policy, machine: MachineConfig, reward: Specific_
     env = same_step_env(count, machine, reward, function_tasks=FixedFunctionTasks(tasks))
     obs, _ = env.reset(seed=0)
     results = [TaskResult([], [], function=asked, examples=shown) for asked, shown in describe_functions(tasks)]
-    return Evaluation(episode, roll_out(policy, env, obs, results))
+    return Evaluation(episode, roll_out(policy, env, obs, results, pacing))
 
 
 def search_policy(network: torch.nn.Module, machine: MachineConfig, reward: Specific_register_values,
                   targets: np.ndarray, reg_inits: np.ndarray, budget: int, reward_scale: float = 1.0,
-                  device: torch.device | str = "cpu") -> Policy:
+                  device: torch.device | str = "cpu", should_stop: Callable[[], bool] | None = None) -> Policy:
     """A policy for `evaluate` that writes, for each task, the program guided tree search finds with
-    `budget` expansions (then stop), or the greedy program when the search finds none."""
+    `budget` expansions (then stop), or the greedy program when the search finds none. `should_stop` is
+    asked during each search (StopRequested ends them all)."""
     from agents.networks import greedy_policy, network_scorer
     from synthesis.search import guided_search
     scorer = network_scorer(network, machine, device)  # the network's device, for the search as for greedy
-    plans = [guided_search(scorer, machine, reward, target.tolist(), reg_init.tolist(), budget, reward_scale).program
-             for target, reg_init in zip(targets, reg_inits, strict=True)]
+    plans = []
+    for target, reg_init in zip(targets, reg_inits, strict=True):
+        check_stop(should_stop)
+        plans.append(guided_search(scorer, machine, reward, target.tolist(), reg_init.tolist(), budget, reward_scale,
+                                   should_stop=should_stop).program)
     return planned_policy(greedy_policy(network, device), plans, ActionTable(machine))
 
 
@@ -175,30 +196,32 @@ def write_evaluation_log(folder: Path, evaluation: Evaluation, elapsed: float | 
 
 def function_search_policy(network: torch.nn.Module, machine: MachineConfig, reward: Specific_register_values,
                            tasks: FunctionBatch, budget: int, reward_scale: float = 1.0,
-                           device: torch.device | str = "cpu") -> Policy:
+                           device: torch.device | str = "cpu", should_stop: Callable[[], bool] | None = None) -> Policy:
     """`search_policy` for function tasks: for each task, the program guided search finds with `budget`
     expansions on the examples shown, checked on every input (synthesis/search.py), or the greedy one."""
     from agents.networks import greedy_policy, network_scorer
     from synthesis.search import FunctionTask, guided_search
     scorer = network_scorer(network, machine, device)
-    plans = [guided_search(scorer, machine, reward, FunctionTask(tasks.examples(i), tasks.function(i)), None, budget,
-                           reward_scale).program for i in range(len(tasks.offset))]
+    plans = []
+    for i in range(len(tasks.offset)):
+        check_stop(should_stop)
+        plans.append(guided_search(scorer, machine, reward, FunctionTask(tasks.examples(i), tasks.function(i)), None,
+                                   budget, reward_scale, should_stop=should_stop).program)
     return planned_policy(greedy_policy(network, device), plans, ActionTable(machine))
 
 
 def planned_policy(greedy: Policy, plans: list, table: ActionTable) -> Policy:
     """The policy that writes each task's planned program (then stop), or the greedy one where none."""
     from synthesis.search import plan_action
-    step = {"index": 0}
 
     def policy(obs: dict[str, np.ndarray]) -> np.ndarray:
-        """The actions of the tasks obs["task"] (roll_out's indices; every task, in order, without them)."""
+        """The actions of the tasks obs["task"] (roll_out's indices; every task, in order, without them),
+        each at the step its program has reached (its instructions written so far)."""
         actions = greedy(obs)
-        k = step["index"]
+        written = (obs["program"] != table.num_actions).sum(axis=1)
         for row, task in enumerate(obs.get("task", range(len(plans)))):
             if plans[task] is not None:
-                actions[row] = plan_action(table, plans[task], k)
-        step["index"] += 1
+                actions[row] = plan_action(table, plans[task], int(written[row]))
         return actions
 
     return policy
@@ -215,14 +238,20 @@ class Evaluator:
         self.targets, self.reg_inits, self.functions = targets, reg_inits, functions
         self.search_budget, self.reward_scale, self.device = search_budget, reward_scale, device
 
-    def __call__(self, episode: int) -> Evaluation:
+    def __call__(self, episode: int, should_stop: Callable[[], bool] | None = None) -> Evaluation:
+        """The evaluation at `episode`; `should_stop` is asked as it goes (StopRequested: dropped whole)."""
         policy: Policy = self.agent.greedy_actions
+        network = getattr(self.agent, "network", None)
+        # As many tasks a call as a pass of the agent's network may take (agents/passes.py).
+        pacing = Pacing(None if network is None else lambda obs: rows_per_pass(network, obs, self.device),
+                        should_stop)
         if self.functions is not None:
             if self.search_budget:
-                policy = function_search_policy(self.agent.network, self.machine, self.reward, self.functions,
-                                                self.search_budget, self.reward_scale, self.device)
-            return evaluate_functions(policy, self.machine, self.reward, self.functions, episode)
+                policy = function_search_policy(network, self.machine, self.reward, self.functions,
+                                                self.search_budget, self.reward_scale, self.device, should_stop)
+            return evaluate_functions(policy, self.machine, self.reward, self.functions, episode, pacing)
         if self.search_budget:
-            policy = search_policy(self.agent.network, self.machine, self.reward, self.targets, self.reg_inits,
-                                   self.search_budget, self.reward_scale, self.device)
-        return evaluate(policy, self.machine, self.reward, self.targets, self.reg_inits, episode)
+            policy = search_policy(network, self.machine, self.reward, self.targets, self.reg_inits,
+                                   self.search_budget, self.reward_scale, self.device, should_stop)
+        return evaluate(policy, self.machine, self.reward, self.targets, self.reg_inits, episode, pacing)
+

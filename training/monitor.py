@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import torch
 
 from agents.base import Agent
+from synthesis.search import StopRequested
 from training.checkpoints import Checkpointer
 from training.context import RunContext
 from training.evaluation import Evaluation, Evaluator
@@ -68,6 +69,7 @@ class Monitor:
         self.stop_requested = False  # Ctrl-C or SIGTERM: the loop ends at its next step
         self.last_evaluation: Evaluation | None = None  # this session's latest, and the episode of the latest log
         self.last_logged = -1
+        self.pending: list[tuple[int, bool]] = []  # evaluations a stop cut short, done first on resume
         self.elapsed_before = 0.0
         self.started = time.perf_counter()
 
@@ -90,15 +92,14 @@ class Monitor:
     def update(self, episodes_done: int, **scalars: float) -> None:
         """Tell the monitor how many episodes have ended; it evaluates, logs and saves when due."""
         due = self.schedule.due(self._episode, episodes_done)
-        # Ctrl-C only asks for a stop (stop_requests), so the evaluations of the boundaries passed are
-        # always done: a checkpoint never resumes past an evaluation it has not logged.
+        # Ctrl-C only asks for a stop (stop_requests). An evaluation it cuts short is dropped whole and
+        # kept as pending in the checkpoint, which does it first on resume: a checkpoint never resumes
+        # past an evaluation it has not logged.
         self.logger.advance(episodes_done - self._episode, **scalars)
         self._episode = episodes_done
         if self.stop_after is not None and episodes_done >= self.stop_after:
             self.request_stop()
-        for boundary in due.evaluations:
-            self.assess(boundary, log=boundary in due.logged)
-        if due.save:
+        if self.evaluate_all([(boundary, boundary in due.logged) for boundary in due.evaluations]) and due.save:
             self.save()
 
     # -- the run's start and end ----------------------------------------------------------------------
@@ -109,13 +110,27 @@ class Monitor:
             return
         self.logger.configuration({"run": self.ctx.run.model_dump(), "config": self.ctx.config.to_json(),
                                    "seed": self.ctx.seed})
-        self.assess(0, log=True)
+        self.evaluate_all([(0, True)])
 
-    def finish(self, interrupted: bool = False) -> None:
-        """Final evaluation and log (unless interrupted), best model and last checkpoint, close files."""
+    def evaluate_all(self, evaluations: list[tuple[int, bool]]) -> bool:
+        """Do the evaluations (episode, logged) in order. A stop asked for in the middle of one drops it
+        (StopRequested): it and the ones after it become `pending`, saved in the checkpoint and done first
+        on resume, with the same weights (the agent's loop ends at once). True when all were done."""
+        for index, (episode, log) in enumerate(evaluations):
+            try:
+                self.assess(episode, log)
+            except StopRequested:
+                self.pending = evaluations[index:]
+                return False
+        self.pending = []
+        return True
+
+    def finish(self, interrupted: bool = False) -> bool:
+        """Final evaluation and log (unless interrupted), best model and last checkpoint, close files.
+        False when the run ends interrupted (asked to, or its final evaluation cut short by a stop)."""
         curve = self.record.curve
         if not interrupted and (not curve or curve[-1][0] != self._episode):
-            self.assess(self._episode, log=True)
+            interrupted = not self.evaluate_all([(self._episode, True)])
         elif not interrupted and self.last_logged != self._episode and self.last_evaluation is not None:
             # The run ended on an evaluation that was not a log's: its log is the run's last.
             self.logger.write(self.last_evaluation, self._episode, self.elapsed(), self.record.global_performance)
@@ -126,12 +141,13 @@ class Monitor:
             self.logger.final_metrics(self._episode, record.best_performance, record.first_solve,
                                       record.last_performance if record.curve else None)
         self.logger.close()
+        return not interrupted
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
 
     def assess(self, episode: int, log: bool) -> Evaluation:
-        evaluation = self.evaluator(episode)
+        evaluation = self.evaluator(episode, lambda: self.stop_requested)
         record = self.record
         record.observe(evaluation, self.agent.model_payload, self.elapsed())
         self.logger.show(evaluation.mean_performance, record.best_performance)
@@ -148,8 +164,10 @@ class Monitor:
         best = None if record.best_payload is None else (record.best_payload, record.best_episode,
                                                          record.best_performance)
         state = {"episode": self._episode, **record.state(), "elapsed": self.elapsed(),
-                 "torch_rng": torch.get_rng_state(), "schedule": self.ctx.tasks.state()}
-        self.checkpointer.save(best, self._episode, record.last_performance, state)
+                 "torch_rng": torch.get_rng_state(), "schedule": self.ctx.tasks.state(),
+                 "pending": [[episode, log] for episode, log in self.pending]}
+        # No performance before a whole evaluation (a stop can drop the first).
+        self.checkpointer.save(best, self._episode, record.last_performance if record.curve else None, state)
 
     def restore(self) -> None:
         state = self.checkpointer.load_last()["monitor"]
@@ -159,6 +177,7 @@ class Monitor:
         torch.set_rng_state(state["torch_rng"])
         self.ctx.tasks.restore(state["schedule"])
         self.logger.resumed_at(self._episode)
+        self.evaluate_all([(int(episode), bool(log)) for episode, log in state.get("pending", [])])
 
     def result(self, status: str = "finished") -> RunResult:
         r = self.record

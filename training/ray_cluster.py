@@ -5,9 +5,14 @@ Same contract as `training.processes.run_in_processes`: each task holds the keyw
 dies becomes a "failed" summary; Ctrl-C cancels what has not started ("not started") and interrupts the
 running runs, which save their checkpoints and logs and report "interrupted".
 
-Ray is imported only inside these functions, so nothing imports it unless `--ray` is given. The runs
-write their files themselves, at the absolute paths of their folders: on a cluster of several machines
-those paths must lie on a filesystem that every machine mounts at the same place (docs/ray.md).
+Ray is imported only inside these functions, so nothing imports it unless `--ray` is given. No shared
+filesystem is needed (docs/ray.md): the workers get the project's code from Ray (`runtime_env`
+working_dir: the project folder, without its experiments, runs and virtual environment), each run
+writes into a folder of the worker's own, and a thread of the worker sends every file that changes
+there (its logs, `models/last` as it is saved, TensorBoard events) to a collector actor on this
+machine, which writes it into the run's `experiments/NAME/<id>` and `runs/NAME/<id>` here. A run whose
+worker or machine dies is started again on another worker from the checkpoint that reached this
+machine (`--resume`'s guarantee: it ends as the unbroken run), up to `retries` times.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +39,11 @@ from training.run import train_run
 CPUS_VARIABLE = "TOYCOREWAR_RAY_CPUS"  # CPUs of a `--ray local` instance (default: every core)
 CONNECT_TIMEOUT = 5.0  # seconds to reach the cluster's address before giving up
 SAVE_TIMEOUT = 300.0  # seconds the interrupted runs get to save after Ctrl-C
+RETRIES = 3  # a run whose worker or node dies is started again from its checkpoint this many times at most
+SHIP_EVERY = 0.5  # seconds between two looks of a worker at the files its run has changed
+# What a worker does not need of the project folder: Ray ships the rest as the runtime_env's working_dir.
+NOT_SHIPPED = [".git", ".venv", "venv", "experiments", "runs", "site", "**/__pycache__", "*.pyc", ".pytest_cache",
+               ".ruff_cache", "*.png", "docs"]
 
 _connected: str | None = None  # the address of the Ray instance this process is connected to
 
@@ -53,10 +65,10 @@ def connect(address: str) -> None:
         if _connected == address:
             return
         ray.shutdown()
-    # Workers import this project from where it lies here (on a cluster: the same path on every machine).
+    # Workers import this project from the copy Ray ships them (a folder of their own), never from this path.
     project = str(Path(__file__).resolve().parents[1])
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR,
-                               "job_config": ray.job_config.JobConfig(code_search_path=[project])}
+                               "runtime_env": {"working_dir": project, "excludes": NOT_SHIPPED}}
     if address == "local":
         options.update(num_cpus=_local_cpus(), object_store_memory=200 * 1024**2)
     else:
@@ -141,33 +153,153 @@ def _train_on_worker(task: dict) -> RunResult:
             signal.signal(signal.SIGINT, handler)
 
 
-def run_on_ray(tasks: list[dict], address: str) -> list[RunResult]:
+class Collector:
+    """A Ray actor on the driver's machine: writes the files the workers send into the runs' folders there
+    (`folders`: task index -> {"run": experiments/NAME/<id>, "tensorboard": runs/NAME/<id>}, absolute) and
+    counts the bytes. Calls are served in order, so once `flushed` answers, every earlier file is written."""
+
+    def __init__(self, folders: dict[int, dict[str, str]]) -> None:
+        self.folders, self.received = folders, 0
+
+    def put(self, index: int, key: str, relative: str, data: bytes) -> None:
+        root = Path(self.folders[index][key]).resolve()
+        target = (root / relative).resolve()
+        if root not in target.parents:
+            raise ValueError(f"{relative!r} is not a path inside the run's folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.part")
+        partial.write_bytes(data)
+        os.replace(partial, target)  # a reader sees the old file or the new one, whole
+        self.received += len(data)
+
+    def flushed(self) -> int:
+        """The bytes received so far (every file sent before this call is written)."""
+        return self.received
+
+
+class Shipper(threading.Thread):
+    """In a worker: every SHIP_EVERY seconds, sends the collector each file of the run's folders that is new
+    or changed (size or modification time) since it was last sent; `finish` sends the last of them."""
+
+    def __init__(self, collector: Any, index: int, folders: dict[str, Path]) -> None:
+        super().__init__(daemon=True)
+        self.collector, self.index, self.folders = collector, index, folders
+        self.sent: dict[Path, tuple[int, int]] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(SHIP_EVERY):
+            self.ship()
+
+    def ship(self) -> None:
+        import ray
+        calls = []
+        for key, folder in self.folders.items():
+            for path in sorted(folder.rglob("*")):
+                try:
+                    stat = path.stat()
+                    if not path.is_file() or path.name.endswith(".tmp"):  # half written (training/files.py)
+                        continue
+                    signature = (stat.st_size, stat.st_mtime_ns)
+                    if self.sent.get(path) == signature:
+                        continue
+                    data = path.read_bytes()
+                except OSError:  # replaced or removed meanwhile: its next state is sent next time
+                    continue
+                self.sent[path] = signature
+                calls.append(self.collector.put.remote(self.index, key, str(path.relative_to(folder)), data))
+        ray.get(calls)
+
+    def finish(self) -> None:
+        self.stopping.set()
+        self.join()
+        self.ship()
+
+
+def _train_shipped(task: dict, index: int, collector: Any, files: dict[str, dict[str, bytes]]) -> RunResult:
+    """One run in a Ray worker, in folders of the worker's own (`files`: what the driver holds of the run,
+    laid down first, for a retry to resume from); every file it writes reaches the driver (Shipper)."""
+    root = Path(tempfile.mkdtemp(prefix="toycorewar-run-"))
+    folders = {"run": root / "run", "tensorboard": root / "tensorboard"}
+    for key, contents in files.items():
+        for relative, data in contents.items():
+            path = folders[key] / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    shipper = Shipper(collector, index, folders)
+    for path in (p for folder in folders.values() for p in folder.rglob("*") if p.is_file()):
+        stat = path.stat()  # the driver has these already
+        shipper.sent[path] = (stat.st_size, stat.st_mtime_ns)
+    shipper.start()
+    try:
+        return _train_on_worker({**task, "run_dir": str(folders["run"]),
+                                 "tensorboard_dir": str(folders["tensorboard"])})
+    finally:
+        shipper.finish()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def driver_files(task: dict) -> dict[str, dict[str, bytes]]:
+    """What this machine holds of a run's folders, to lay down in a worker's (a resumed or retried run)."""
+    files: dict[str, dict[str, bytes]] = {}
+    for key, folder in (("run", Path(task["run_dir"])), ("tensorboard", Path(task["tensorboard_dir"]))):
+        files[key] = {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} \
+            if folder.is_dir() else {}
+    return files
+
+
+def run_on_ray(tasks: list[dict], address: str, retries: int = RETRIES, stats: dict | None = None) -> list[RunResult]:
     """Train `tasks` (keyword arguments of train_run) as Ray tasks of one CPU per torch thread (a task's
     `threads`, 1 by default) on the Ray instance at `address` (see `connect`); returns the summaries in
-    the order of tasks."""
+    the order of tasks. A task whose worker or node dies is started again (from the run's checkpoint
+    here, if one arrived) at most `retries` times, then "failed" with the reason. `stats`, when given,
+    receives "shipped_bytes" (every file the workers sent) and "retries"."""
     import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     connect(address)
     verbose = any(not task.get("quiet", True) for task in tasks)
-    remote = ray.remote(num_cpus=1, max_retries=0)(_train_on_worker)
-    # Absolute folders: a worker's working directory need not be ours. Progress bars cannot reach this
-    # terminal from a worker, so runs are quiet and this process reports each run as it ends.
-    refs = [remote.options(num_cpus=task.get("threads", 1)).remote(
-        {"threads": 1, **task, "run_dir": os.path.abspath(task["run_dir"]),
-         "tensorboard_dir": os.path.abspath(task["tensorboard_dir"]), "quiet": True, "position": 0})
-        for task in tasks]
-    index = {ref: i for i, ref in enumerate(refs)}
+    # Absolute folders here; a worker writes into its own. Progress bars cannot reach this terminal from a
+    # worker, so runs are quiet and this process reports each run as it ends.
+    tasks = [{"threads": 1, **task, "run_dir": os.path.abspath(task["run_dir"]),
+              "tensorboard_dir": os.path.abspath(task["tensorboard_dir"]), "quiet": True, "position": 0}
+             for task in tasks]
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    collector = ray.remote(num_cpus=0)(Collector).options(scheduling_strategy=here).remote(
+        {i: {"run": task["run_dir"], "tensorboard": task["tensorboard_dir"]} for i, task in enumerate(tasks)})
+    remote = ray.remote(num_cpus=1, max_retries=0)(_train_shipped)
+
+    def submit(i: int, resume: bool) -> Any:
+        files = driver_files(tasks[i]) if resume else {}
+        return remote.options(num_cpus=tasks[i]["threads"]).remote({**tasks[i], "resume": resume}, i, collector, files)
+
+    refs = {submit(i, bool(task.get("resume"))): i for i, task in enumerate(tasks)}
+    attempts = dict.fromkeys(range(len(tasks)), 0)
     results: dict[int, RunResult] = {}
-    pending = list(refs)
     try:
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1, timeout=0.5)
+        while len(results) < len(tasks):
+            done, _ = ray.wait(list(refs), num_returns=1, timeout=0.5)
             for ref in done:
-                results[index[ref]] = _result(ray, ref, tasks[index[ref]])
+                i = refs.pop(ref)
+                result = _result(ray, ref, tasks[i])
+                if result.status == "failed" and result.traceback is None and attempts[i] < retries:
+                    attempts[i] += 1  # the worker or its node died: again, from what reached this machine
+                    ray.get(collector.flushed.remote())
+                    resume = bool(tasks[i].get("resume")) or (Path(tasks[i]["run_dir"]) / "models" / "last").is_file()
+                    print(f"run {tasks[i]['run_data'].get('id')}: {result.error}; retry {attempts[i]} of {retries}"
+                          f"{' from its checkpoint' if resume else ' from the start'}", file=sys.stderr)
+                    refs[submit(i, resume)] = i
+                    continue
+                if result.status == "failed" and result.traceback is None and attempts[i]:
+                    result.error = f"{result.error} (after {attempts[i]} retries)"
+                results[i] = result
                 if verbose:
-                    _report(results[index[ref]], len(results), len(tasks))
+                    _report(result, len(results), len(tasks))
     except KeyboardInterrupt:
-        results.update(_stop(ray, pending, index, tasks))
+        results.update(_stop(ray, list(refs), refs, tasks))
+    shipped = ray.get(collector.flushed.remote())
+    if stats is not None:
+        stats.update(shipped_bytes=shipped, retries=sum(attempts.values()))
     return [results[i] for i in range(len(tasks))]
 
 

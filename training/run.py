@@ -84,7 +84,7 @@ def train_run(run_data: dict, config_data: dict, run_dir: str, tensorboard_dir: 
                 monitor.start()
                 agent.train(monitor)
                 stopped = monitor.stop_requested and monitor.episode < run.episodes
-                monitor.finish(interrupted=stopped)
+                stopped = not monitor.finish(interrupted=stopped)
             return monitor.result("interrupted" if stopped else "finished")
         except KeyboardInterrupt:  # where no handler could be set (a thread other than the main one)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the checkpoint short

@@ -210,9 +210,11 @@ class FixedQ(torch.nn.Module):
 def boltzmann_agent(temperature, epsilon_rng=0):
     values = [0.0] * 225
     values[1] = np.log(3.0) * 0.1  # with temperature 0.1, action 1 is three times as likely as each other
-    return SimpleNamespace(params=DQNParameters(temperature=temperature), q=FixedQ(values), device="cpu",
-                           rng=np.random.default_rng(epsilon_rng), setup=SimpleNamespace(machine=MachineConfig()),
-                           greedy_actions=lambda obs: np.ones(len(obs["program"]), dtype=np.int64))
+    agent = SimpleNamespace(params=DQNParameters(temperature=temperature), q=FixedQ(values), device="cpu",
+                            rng=np.random.default_rng(epsilon_rng), setup=SimpleNamespace(machine=MachineConfig()),
+                            greedy_actions=lambda obs: np.ones(len(obs["program"]), dtype=np.int64))
+    agent.softmax_actions = lambda obs: DQN_Agent.softmax_actions(agent, obs)
+    return agent
 
 
 def observations(n):

@@ -24,8 +24,9 @@ TINY_SPACE = {"DQN_Agent": {"lr": {"type": "double", "min": 1e-4, "max": 1e-2, "
                             "lstm_layers": {"type": "int", "min": 0, "max": 1},
                             "learning_starts": {"type": "int", "min": 0, "max": "episodes/2"}},
               "AC_Agent": {"gamma": {"type": "double", "min": 0.5, "max": 0.99}}}
-# With SigOpt-Lite seeded by --seed 1, the suggestions' lstm_layers are 1, 0, 1: finished, failed, finished.
-SEED = "1"
+# With SigOpt-Lite seeded by --seed 29 (afresh for each trial, from the seed and its number), the
+# suggestions' lstm_layers are 1, 0, 1: finished, failed, finished.
+SEED = "29"
 EPISODES = 60
 
 

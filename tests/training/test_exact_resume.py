@@ -71,8 +71,8 @@ def test_a_run_stopped_and_resumed_ends_as_the_unbroken_run(unbroken, tmp_path, 
     stopped = train(tmp_path, algo, stop_after=stop_at)
     assert stopped.status in ("interrupted", "finished")
     assert stopped.episodes >= stop_at
-    if stopped.status == "interrupted":
-        assert stopped.episodes < EPISODES
+    if stopped.status == "interrupted":  # at the budget when the stop dropped the final evaluation (pending)
+        assert stopped.episodes <= EPISODES
         resumed = train(tmp_path, algo, resume=True)
         assert resumed.status == "finished" and resumed.episodes == EPISODES
     assert_same(expected, outcome(tmp_path))

@@ -1,5 +1,6 @@
 """`training.ray_cluster.run_on_ray` keeps the contract of run_in_processes when things go wrong: a task that
-raises and a task whose worker dies each become a "failed" summary, in task order, and the others run."""
+raises and a task whose worker dies (with no retry left) each become a "failed" summary, in task order, and
+the others run. Retries from checkpoints: test_ray_nodes.py."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def kill_worker_after(log: Path, deadline: float) -> None:
     while not log.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     for pid, command in descendants(os.getpid()).items():
-        if command.startswith("ray::_train_on_worker"):
+        if command.startswith("ray::_train_shipped"):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -42,7 +43,7 @@ def test_a_task_that_raises_and_a_worker_that_dies_become_failed_summaries_in_ta
                               args=(tmp_path / "experiments" / "doomed" / "0000040_Evaluation", time.monotonic() + 120))
     killer.start()
     try:
-        results = distributed.run_on_ray(tasks, "local")
+        results = distributed.run_on_ray(tasks, "local", retries=0)  # no retry: the death is the summary
     finally:
         ray.shutdown()
         distributed._connected = None

@@ -55,7 +55,7 @@ def test_ray_local_trains_the_runs_in_ray_workers_with_the_files_and_logs_of_a_l
     workers: set[int] = set()
     while process.poll() is None:
         workers |= {pid for pid, command in descendants(process.pid).items()
-                    if command.startswith("ray::_train_on_worker")}
+                    if command.startswith("ray::_train_shipped")}
         time.sleep(0.1)
     stdout, stderr = process.communicate()
     assert process.returncode == 0, stderr

@@ -1,0 +1,121 @@
+"""A stop (Ctrl-C, SIGTERM) asked for in the middle of long work ends it at once and drops it whole
+(docs/guarantees.md, "Stop"): a search between its expansions, an evaluation between its steps and its
+chunks, a round of expert iteration between its searches. A run whose evaluation was cut keeps that
+evaluation as pending in models/last and does it first on resume, so it ends as the unbroken run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+from experiment_files import evaluation_logs, tiny_config, tiny_run, without_elapsed_time  # noqa: E402
+
+from agents.dqn import DQN_Agent  # noqa: E402
+from environment import Specific_register_values  # noqa: E402
+from synthesis.search import CHECK_EVERY, RewardScorer, StopRequested, guided_search  # noqa: E402
+from toycorewar import MachineConfig  # noqa: E402
+from training.config import parse_config, parse_training  # noqa: E402
+from training.context import RunContext  # noqa: E402
+from training.evaluation import Evaluator  # noqa: E402
+from training.run import train_run  # noqa: E402
+
+
+class StopAfter:
+    """should_stop that answers False `calls` times, then True; counts how often it was asked."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls, self.asked = calls, 0
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        return self.asked > self.calls
+
+
+def context(folder: Path, **parameters) -> RunContext:
+    config_data = tiny_config()
+    config_data["presets"]["DQN"]["parameters"].update(parameters)
+    config = parse_config(config_data)
+    run = parse_training([tiny_run("r", "DQN", episodes=100)], config)[0]
+    return RunContext(run, config, folder, folder, seed=1)
+
+
+def test_a_search_asks_every_check_every_expansions_and_stops_when_told():
+    machine, reward = MachineConfig(), Specific_register_values()
+    should_stop = StopAfter(2)
+    # 255 in every register is out of reach: without its prunings the search would use its whole budget.
+    with pytest.raises(StopRequested):
+        guided_search(RewardScorer(machine, reward), machine, reward, [255, 255, 255, 255], [0, 0, 0, 0], 10**6,
+                      prune=False, should_stop=should_stop)
+    assert should_stop.asked == 3  # after CHECK_EVERY, 2·CHECK_EVERY and 3·CHECK_EVERY expansions
+    result = guided_search(RewardScorer(machine, reward), machine, reward, [255, 255, 255, 255], [0, 0, 0, 0],
+                           3 * CHECK_EVERY, prune=False, should_stop=StopAfter(10))
+    assert result.program is None and result.expansions == 3 * CHECK_EVERY
+
+
+@pytest.mark.parametrize("budget", [0, 20], ids=["greedy", "guided"])
+def test_an_evaluation_cut_short_raises_and_a_whole_one_is_unchanged(tmp_path, budget):
+    ctx = context(tmp_path)
+    agent = DQN_Agent(ctx.agent_setup())
+    evaluator = Evaluator(agent, ctx.machine, ctx.reward, ctx.eval_targets, ctx.eval_reg_inits, search_budget=budget,
+                          reward_scale=ctx.params.reward_scale)
+    whole = evaluator(20)
+    assert evaluator(20, StopAfter(10**9)) == whole
+    for calls in (0, 1, 3):
+        with pytest.raises(StopRequested):
+            evaluator(20, StopAfter(calls))
+
+
+def test_a_search_round_cut_short_stores_nothing_and_stays_due(tmp_path):
+    ctx = context(tmp_path, search_every=50, search_tasks=8, search_expansions=200)
+    agent = DQN_Agent(ctx.agent_setup())
+    expert = agent.expert
+    assert not expert.due(0) and expert.due(60)  # the first round falls at episode 50
+    assert expert.search_round(agent.q, 60, StopAfter(2)) is False
+    assert (expert.rounds, expert.buffer.size) == (0, 0) and expert.due(60)
+    assert expert.search_round(agent.q, 60, StopAfter(10**9)) is True
+    assert expert.rounds == 1 and not expert.due(60)
+
+
+def outcome(folder: Path) -> tuple:
+    logs = {episode: without_elapsed_time(text) for episode, text in evaluation_logs(folder / "run").items()}
+    last = torch.load(folder / "run" / "models" / "last", weights_only=True)
+    return logs, last["network"], last["episode"]
+
+
+def test_a_run_stopped_at_an_evaluation_keeps_it_pending_and_resumes_as_the_unbroken_run(tmp_path):
+    """stop_after asks for the stop as Ctrl-C would, just before the evaluations of episode 40: the
+    evaluation is dropped, kept pending in models/last, and done first on resume."""
+    run = tiny_run("r", "DQN", episodes=100, targets=[[0, 10, 30, 250]])
+
+    def train(folder: Path, **options) -> object:
+        return train_run(run, tiny_config(), str(folder / "run"), str(folder / "tensorboard"), seed=2, **options)
+
+    assert train(tmp_path / "unbroken").status == "finished"
+    stopped = train(tmp_path / "stopped", stop_after=40)
+    assert stopped.status == "interrupted" and stopped.episodes == 40
+    last = torch.load(tmp_path / "stopped" / "run" / "models" / "last", weights_only=True)
+    assert last["monitor"]["pending"] == [[40, True]]
+    assert 40 not in evaluation_logs(tmp_path / "stopped" / "run")
+    assert train(tmp_path / "stopped", resume=True).status == "finished"
+    logs, weights, episode = outcome(tmp_path / "stopped")
+    logs2, weights2, episode2 = outcome(tmp_path / "unbroken")
+    assert episode == episode2 == 100 and logs == logs2 and 40 in logs
+    assert all(torch.equal(weights[k], weights2[k]) for k in weights)
+
+
+def test_the_final_evaluation_cut_short_leaves_the_run_interrupted_and_resume_finishes_it(tmp_path):
+    run = tiny_run("r", "DQN", episodes=100, targets=[[0, 10, 30, 250]])
+    folder = tmp_path / "run"
+    # stop_after 100: the stop is asked for at the last step, before the final evaluation (episode 100).
+    result = train_run(run, tiny_config(), str(folder), str(tmp_path / "tb"), seed=2, stop_after=100)
+    assert result.status == "interrupted" and result.episodes == 100
+    last = torch.load(folder / "models" / "last", weights_only=True)
+    assert last["monitor"]["pending"] and 100 not in evaluation_logs(folder)
+    resumed = train_run(run, tiny_config(), str(folder), str(tmp_path / "tb"), seed=2, resume=True)
+    assert resumed.status == "finished" and 100 in evaluation_logs(folder)
+    assert np.isfinite(resumed.best_performance)
