@@ -59,6 +59,10 @@ class Progress(Protocol):
     @property
     def done(self) -> bool: ...
 
+    @property
+    def stopping(self) -> bool:
+        """A stop was asked for (Ctrl-C): work in the middle of a step may end early, and say so."""
+
     def update(self, episodes_done: int, **scalars: float) -> None:
         """`episodes_done` episodes have ended in all; `scalars` (loss, exploration_rate) are logged."""
 

@@ -53,6 +53,7 @@ class DQN_Agent:
         self.decay_episodes = p.decay_episodes(setup.episodes)
         self.steps = 0  # environment steps (transitions) so far
         self.update_credit = 0.0  # gradient steps owed: learning_freq steps earn one
+        self.owed: dict | None = None  # the step taken whose gradient steps and report are still to come (settle)
         self.loss = float("nan")
         self.env_restored = False  # a checkpoint put the environment back (its episodes go on)
 
@@ -102,7 +103,11 @@ class DQN_Agent:
         obs = first_observation(self.env, self.rng, self.env_restored)
         if self.imitation is not None and not self.env_restored:
             self.imitation.started(obs)
-        while not progress.done and not self.env.idle.all():  # all idle: every episode of the budget played
+        while True:
+            if self.owed is not None and not self.settle(progress):
+                break  # a stop between two gradient steps: the rest of the step stays owed (in the checkpoint)
+            if progress.done or self.env.idle.all():  # all idle: every episode of the budget played
+                break
             if self.expert is not None and self.expert.due(progress.episode):
                 if not self.expert.search_round(self.q, progress.episode, lambda: progress.done):
                     continue  # cut short by a stop: the loop ends, the round still due
@@ -127,15 +132,26 @@ class DQN_Agent:
             previous_steps, self.steps = self.steps, self.steps + n
             if progress.episode >= p.learning_starts and self.buffer.size >= p.batch_size:
                 self.update_credit += n / p.learning_freq
-                while self.update_credit >= 1:
-                    self.learn()
-                    self.update_credit -= 1
-            if self.steps // p.target_update_freq != previous_steps // p.target_update_freq:
-                self.target_q.load_state_dict(self.q.state_dict())
+            self.owed = {"previous_steps": previous_steps, "ended": int(terminated.sum()), "epsilon": epsilon}
             obs = next_obs
-            scalars = self.demonstrations.scalars() if self.demonstrations is not None else {}
-            progress.update(progress.episode + int(terminated.sum()), loss=self.loss, exploration_rate=epsilon,
-                            **scalars)
+
+    def settle(self, progress: Progress) -> bool:
+        """The rest of a vector step: the gradient steps it earned (`update_credit`), the target network's
+        copy when its steps crossed a multiple of target_update_freq, and the step's report to `progress`.
+        A stop asked for between two gradient steps (a step of many copies may earn hundreds) leaves the
+        rest owed and returns False: the checkpoint keeps it, and the resumed run settles it first."""
+        p, owed = self.params, self.owed
+        while self.update_credit >= 1:
+            if getattr(progress, "stopping", False):
+                return False
+            self.learn()
+            self.update_credit -= 1
+        self.owed = None
+        if self.steps // p.target_update_freq != owed["previous_steps"] // p.target_update_freq:
+            self.target_q.load_state_dict(self.q.state_dict())
+        scalars = self.demonstrations.scalars() if self.demonstrations is not None else {}
+        progress.update(progress.episode + owed["ended"], loss=self.loss, exploration_rate=owed["epsilon"], **scalars)
+        return True
 
     def live_bootstrap(self, next_inputs: tuple[torch.Tensor, ...], live: torch.Tensor) -> torch.Tensor:
         """The Q-network's bootstrap (its `bootstrap_values` with the target network) of the rows whose
@@ -196,6 +212,7 @@ class DQN_Agent:
     def training_state(self) -> dict[str, Any]:
         return {"network": self.q.state_dict(), "target_network": self.target_q.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "steps": self.steps, "update_credit": self.update_credit,
+                "owed": self.owed,
                 "rng": rng_state(self.rng), "loss": self.loss, "env": self.env.state(),
                 "buffer": self.buffer.state(),
                 **({"expert_iteration": self.expert.state()} if self.expert is not None else {}),
@@ -206,6 +223,7 @@ class DQN_Agent:
         self.target_q.load_state_dict(state["target_network"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.steps, self.update_credit = int(state["steps"]), float(state["update_credit"])
+        self.owed = state.get("owed")  # a step whose gradient steps a stop cut short (older checkpoints: none)
         self.rng = restore_rng(state["rng"])
         self.buffer.load_state(state["buffer"])
         self.loss = float(state.get("loss", self.loss))

@@ -346,9 +346,12 @@ def run_main(cwd: Path, config: dict, run: dict, seconds: float, stop_when: Call
     with (cwd / "stderr.txt").open("w", encoding="utf-8") as stderr:
         process = subprocess.Popen([PYTHON, MAIN, "e", "--quiet", "-j", "1"], cwd=cwd, stdout=subprocess.DEVNULL,
                                    stderr=stderr)
-    run_dir, signalled = cwd / "experiments" / "e" / str(run["id"]), None
+    run_dir, signalled, peak = cwd / "experiments" / "e" / str(run["id"]), None, 0
     while True:
-        pid, wait_status, usage = os.wait4(process.pid, os.WNOHANG)  # reaped here, for its resident peak
+        # The resident peak of the process itself (VmHWM: its own memory since its exec; the rusage of a
+        # child started from this process would count this process's own peak, inherited at the fork).
+        peak = max(peak, resident_peak(process.pid))
+        pid, wait_status, _ = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
         due = time.monotonic() - started > seconds or (stop_when is not None and stop_when(run_dir))
@@ -360,14 +363,27 @@ def run_main(cwd: Path, config: dict, run: dict, seconds: float, stop_when: Call
     process.returncode = os.waitstatus_to_exitcode(wait_status)
     lines = (cwd / "stderr.txt").read_text(encoding="utf-8").strip().splitlines()
     logs = sorted(p.name for p in run_dir.glob("*_Evaluation")) if run_dir.is_dir() else []
-    return {"status": process.returncode, "peak_mib": usage.ru_maxrss / 1024, "seconds": ended - started,
+    return {"status": process.returncode, "peak_mib": peak / 2**20, "seconds": ended - started,
             "stop_seconds": None if signalled is None else ended - signalled, "logs": logs, "stderr": lines[-1:]}
+
+
+def resident_peak(pid: int) -> int:
+    """The resident peak (VmHWM) of process `pid` in bytes, 0 once it has ended."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def machine_case(value: int) -> tuple[dict, dict]:
     """The largest machine validation accepts: 16 registers, 256 values, MAX_LENGTH 64 (12,545 actions)."""
-    config, run = preset_case("DQN", 20)
-    config["settings"]["toy_corewar"].update(NUM_REGISTERS=16, N_VALS=256, MAX_LENGTH=64,
+    config, run = preset_case("DQN", 20, run={"targets": None})  # random targets of 16 registers
+    for preset in config["presets"].values():  # instruction_cost × MAX_LENGTH 64 must stay below 1
+        preset["parameters"]["instruction_cost"] = min(0.01, preset["parameters"].get("instruction_cost", 0.0))
+    config["settings"]["toy_corewar"].update(NUM_REGISTERS=16, N_VALS=256, MAX_LENGTH=64, N_TARGETS=16,
                                              NUM_ACTIONS=16 * 256 + 16**2 + 2 * 16**3 + 1)
     return config, run
 
@@ -406,8 +422,9 @@ def stop_cases() -> list[tuple[str, dict, dict, Callable[[Path], bool]]]:
             start.setdefault("t", time.monotonic())
         return "t" in start and time.monotonic() - start["t"] > 2.0
 
+    generalist = json.loads((ROOT / "examples" / "generalist_training.json").read_text(encoding="utf-8"))[0]
     config3, run3 = preset_case("Generalist", 1000, settings={"toy_corewar": {
-        **shipped()[0]["settings"]["toy_corewar"], "MAX_LENGTH": 8}})
+        **shipped()[0]["settings"]["toy_corewar"], "MAX_LENGTH": 8}}, run={**generalist, "episodes": 1000})
     begun = {}
 
     def in_draw(d: Path) -> bool:  # the tiers of MAX_LENGTH 8 take minutes to draw, before any file

@@ -173,6 +173,8 @@ class ToyCorewarVectorEnv(VectorEnv):
         r = self.config.num_registers
         array = np.asarray(value)
         if array.ndim == 2 and array.shape == (self.num_envs, r):
+            if array.dtype.kind in "iu" and array.size and 0 <= array.min() and array.max() <= 255:
+                return array.astype(np.int64)[mask]  # every row valid: checked at once
             return np.stack([check_registers(row, r, f"{name}[{i}]") for i, row in enumerate(array)])[mask]
         return np.broadcast_to(check_registers(value, r, name), (int(mask.sum()), r))
 

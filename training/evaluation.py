@@ -81,35 +81,47 @@ def evaluate(policy: Policy, machine: MachineConfig, reward: Specific_register_v
     count = len(targets)
     env = same_step_env(count, machine, reward)
     obs, _ = env.reset(seed=0, options={"target": targets, "reg_init": reg_inits})
-    results = [TaskResult(t.tolist(), r.tolist()) for t, r in zip(targets, reg_inits, strict=True)]
-    return Evaluation(episode, roll_out(policy, env, obs, results, pacing))
+    return Evaluation(episode, roll_out(policy, env, obs, lambda: [
+        TaskResult(target, reg_init) for target, reg_init in zip(targets.tolist(), reg_inits.tolist(), strict=True)],
+        pacing))
 
 
-def roll_out(policy: Policy, env: Any, obs: dict[str, np.ndarray], results: list[TaskResult],
+def roll_out(policy: Policy, env: Any, obs: dict[str, np.ndarray], make_results: Callable[[], list[TaskResult]],
              pacing: Pacing = Pacing()) -> list[TaskResult]:
-    """Play `policy` on every copy of `env` (just reset to `obs`) until each episode ends, writing each
-    copy's program, registers, rewards and performance (and, on a function task, `correct`) into its result.
-    The policy sees the copies whose episode goes on, with their indices under "task", `pacing.rows` at
-    most at a time; a copy whose episode has ended stops (the environment restarts it, and nothing of it
-    is recorded)."""
-    active = np.ones(len(results), dtype=bool)
+    """Play `policy` on every copy of `env` (just reset to `obs`) until each episode ends, then write each
+    copy's program, registers, rewards and performance (and, on a function task, `correct`) into its result
+    (`make_results()`, one per copy, made only then). The policy sees the copies whose episode goes on,
+    with their indices under "task", `pacing.rows` at most at a time; a copy whose episode has ended stops
+    (the environment restarts it, and nothing of it is recorded)."""
+    active = np.ones(env.num_envs, dtype=bool)
+    steps = []  # per step, the rows still writing, and what each wrote and got: kept as arrays, recorded at the end
     while active.any():
         check_stop(pacing.should_stop)
         rows = np.flatnonzero(active)
-        actions = np.full(len(results), env.table.stop_action, dtype=np.int64)
+        actions = np.full(env.num_envs, env.table.stop_action, dtype=np.int64)
         observed = {**{name: value[rows] for name, value in obs.items()}, "task": rows}
         size = len(rows) if pacing.rows is None or len(rows) <= 4 else pacing.rows(observed)
         actions[rows] = in_chunks(observed, lambda part: np.asarray(policy(part)), size, pacing.should_stop)
         obs, rewards, terminated, _, info = env.step(actions)
-        for i in np.flatnonzero(active):
-            results[i].instructions.append(str(env.table.instructions[actions[i]]))
-            results[i].registers.append(info["registers"][i].tolist())
-            results[i].rewards.append(float(rewards[i]))
-            if terminated[i]:
-                results[i].performance = int(info["performance"][i])
-                if "correct" in info:
-                    results[i].correct = bool(info["correct"][i])
+        ended = terminated[rows]
+        steps.append((rows, actions[rows], info["registers"][rows], rewards[rows], ended, info["performance"][rows],
+                      info["correct"][rows] if "correct" in info else None))
         active &= ~terminated
+    check_stop(pacing.should_stop)
+    results = make_results()
+    names = [str(instruction) for instruction in env.table.instructions]
+    for rows, written, registers, rewarded, ended, performance, correct in steps:
+        check_stop(pacing.should_stop)
+        for i, action, after, reward in zip(rows.tolist(), written.tolist(), registers.tolist(), rewarded.tolist(),
+                                            strict=True):
+            result = results[i]
+            result.instructions.append(names[action])
+            result.registers.append(after)
+            result.rewards.append(reward)
+        for k in np.flatnonzero(ended).tolist():
+            results[rows[k]].performance = int(performance[k])
+            if correct is not None:
+                results[rows[k]].correct = bool(correct[k])
     return results
 
 
@@ -143,8 +155,8 @@ def evaluate_functions(policy: Policy, machine: MachineConfig, reward: Specific_
     count = len(tasks.offset)
     env = same_step_env(count, machine, reward, function_tasks=FixedFunctionTasks(tasks))
     obs, _ = env.reset(seed=0)
-    results = [TaskResult([], [], function=asked, examples=shown) for asked, shown in describe_functions(tasks)]
-    return Evaluation(episode, roll_out(policy, env, obs, results, pacing))
+    return Evaluation(episode, roll_out(policy, env, obs, lambda: [
+        TaskResult([], [], function=asked, examples=shown) for asked, shown in describe_functions(tasks)], pacing))
 
 
 def search_policy(network: torch.nn.Module, machine: MachineConfig, reward: Specific_register_values,

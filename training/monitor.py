@@ -86,6 +86,10 @@ class Monitor:
         out_of_time = self.max_seconds is not None and self.elapsed() >= self.max_seconds
         return self.stop_requested or solved or out_of_time or self._episode >= self.ctx.run.episodes
 
+    @property
+    def stopping(self) -> bool:
+        return self.stop_requested
+
     def request_stop(self) -> None:
         self.stop_requested = True
 

@@ -119,3 +119,49 @@ def test_the_final_evaluation_cut_short_leaves_the_run_interrupted_and_resume_fi
     resumed = train_run(run, tiny_config(), str(folder), str(tmp_path / "tb"), seed=2, resume=True)
     assert resumed.status == "finished" and 100 in evaluation_logs(folder)
     assert np.isfinite(resumed.best_performance)
+
+
+class StopWhileLearning:
+    """A Progress (agents/base.py) of `episodes` episodes whose stop is asked for after `learns` gradient
+    steps of `agent` (counted by wrapping its learn)."""
+
+    def __init__(self, agent: DQN_Agent, episodes: int, learns: int | None, episode: int = 0) -> None:
+        self.episode, self.episodes, self.learns, self.count = episode, episodes, learns, 0
+        learn = agent.learn
+
+        def counted() -> None:
+            self.count += 1
+            learn()
+        agent.learn = counted
+
+    @property
+    def stopping(self) -> bool:
+        return self.learns is not None and self.count >= self.learns
+
+    @property
+    def done(self) -> bool:
+        return self.stopping or self.episode >= self.episodes
+
+    def update(self, episodes_done: int, **scalars: float) -> None:
+        self.episode = episodes_done
+
+
+def test_a_stop_between_the_gradient_steps_of_one_step_leaves_them_owed_and_resume_settles_them(tmp_path):
+    """64 copies and learning_freq 1: each vector step earns 64 gradient steps. A stop after 100 of them
+    (in the middle of a step's) ends training at once; an agent restored from that state settles the rest
+    first and ends with the weights of the agent never stopped."""
+    def agent() -> DQN_Agent:
+        return DQN_Agent(context(tmp_path, num_envs=64, learning_freq=1, batch_size=16).agent_setup())
+
+    unbroken = agent()
+    unbroken.train(StopWhileLearning(unbroken, 60, None))
+    stopped = agent()
+    progress = StopWhileLearning(stopped, 60, 100)
+    stopped.train(progress)
+    assert progress.count == 100 and stopped.owed is not None and stopped.update_credit >= 1
+    state = stopped.training_state()
+    resumed = agent()
+    resumed.load_training_state(state)
+    resumed.train(StopWhileLearning(resumed, 60, None, episode=progress.episode))
+    assert all(torch.equal(a, b) for a, b in zip(unbroken.q.state_dict().values(), resumed.q.state_dict().values(),
+                                                  strict=True))
