@@ -61,7 +61,8 @@ class Progress(Protocol):
 
     @property
     def stopping(self) -> bool:
-        """A stop was asked for (Ctrl-C): work in the middle of a step may end early, and say so."""
+        """A stop was asked for (Ctrl-C): long work in the middle of a step (a round of searches, the
+        gradient steps a step earned) ends early and is left to be done on resume."""
 
     def update(self, episodes_done: int, **scalars: float) -> None:
         """`episodes_done` episodes have ended in all; `scalars` (loss, exploration_rate) are logged."""

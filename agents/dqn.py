@@ -109,7 +109,7 @@ class DQN_Agent:
             if progress.done or self.env.idle.all():  # all idle: every episode of the budget played
                 break
             if self.expert is not None and self.expert.due(progress.episode):
-                if not self.expert.search_round(self.q, progress.episode, lambda: progress.done):
+                if not self.expert.search_round(self.q, progress.episode, lambda: progress.stopping):
                     continue  # cut short by a stop: the loop ends, the round still due
             epsilon = self.epsilon(progress.episode)
             actions = self.act(obs, epsilon)
@@ -142,7 +142,7 @@ class DQN_Agent:
         rest owed and returns False: the checkpoint keeps it, and the resumed run settles it first."""
         p, owed = self.params, self.owed
         while self.update_credit >= 1:
-            if getattr(progress, "stopping", False):
+            if progress.stopping:
                 return False
             self.learn()
             self.update_credit -= 1

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 
+@lru_cache(maxsize=1)  # asked at every pass of a network (agents/passes.py): the answer does not change
 def physical_memory() -> int | None:
     """This machine's memory in bytes (None where the system does not say)."""
     try:

@@ -117,9 +117,9 @@ def in_chunks(rows: Rows, apply: Callable[[Rows], np.ndarray], size: int,
 
 
 def network_pass(network: torch.nn.Module, rows: Rows, apply: Callable[[Rows], np.ndarray],
-                 device: torch.device | str = "cpu", should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+                 device: torch.device | str = "cpu") -> np.ndarray:
     """`in_chunks` with as many rows a chunk as a pass of `network` may take (`pass_size`)."""
-    return in_chunks(rows, apply, pass_size(network, rows, device), should_stop)
+    return in_chunks(rows, apply, pass_size(network, rows, device))
 
 
 def pass_size(network: torch.nn.Module, rows: Rows, device: torch.device | str = "cpu") -> int:
@@ -136,7 +136,11 @@ def tensor_chunks(network: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
     count = len(inputs[0])
     if count <= 4:
         return apply(inputs)
-    size = max(1, rows_per_pass(network, first_rows(inputs), inputs[0].device) // passes)
+    known = _ROW_BYTES.setdefault(network, {})
+    key = ("tensors",) + tuple((tuple(x.shape[1:]), str(x.dtype)) for x in inputs)
+    if key not in known:  # measured once: the first row goes to the host only then (no sync at every step)
+        known[key] = row_bytes(network, first_rows(inputs), inputs[0].device)
+    size = max(1, pass_budget() // known[key] // passes)
     if count <= size:
         return apply(inputs)
     return torch.cat([apply(tuple(x[low:low + size] for x in inputs)) for low in range(0, count, size)])

@@ -80,13 +80,19 @@ def probe_rows(config: Any, run: Any) -> dict[str, np.ndarray]:
 
 
 def evaluation_tasks(config: Any, run: Any) -> int:
-    """At most how many tasks the run's evaluations hold."""
+    """At most how many tasks the run's evaluations hold (training/context.py): the listed targets,
+    functions or examples, else EVAL_TARGETS held-out ones (of each tier with `"held_out": "tiers"`),
+    times the listed initial registers."""
     settings, machine = config.settings, config.machine
-    targets, inits = run.targets or {}, run.reg_inits or {}
-    count = max(len(targets.get("values") or []), settings.EVAL_TARGETS)
-    if targets.get("held_out") == "tiers":
-        count *= machine.max_length
-    return count * max(1, len(inits.get("values") or []))
+    targets = run.targets if isinstance(run.targets, dict) else {}
+    listed = next((value for key in ("values", "functions", "examples")
+                   if isinstance(value := targets.get(key), list)), None)
+    count = len(listed) if listed else settings.EVAL_TARGETS
+    drawn = targets.get("functions") if isinstance(targets.get("functions"), dict) else targets
+    if drawn.get("held_out") == "tiers":
+        count = settings.EVAL_TARGETS * machine.max_length
+    inits = (run.reg_inits or {}).get("values")
+    return count * (len(inits) if isinstance(inits, list) and inits else 1)
 
 
 def run_needs(run: Any, config: Any, replay_bytes: int = 0) -> list[Need]:
@@ -112,9 +118,12 @@ def run_needs(run: Any, config: Any, replay_bytes: int = 0) -> list[Need]:
     needs.append(Need(f"{where}.{width}", count * FLOAT * copies, f"the network ({count:,} parameters) in training"))
     if count * FLOAT * copies > (physical_memory() or 2**62) // 2:
         return needs  # too large to build for the measure of a row: refused on its size alone
+    import torch
+
     from agents.networks import build_network
     rows = probe_rows(config, run)
-    per_row = row_bytes(build_network(spec), rows)
+    with torch.random.fork_rng():  # building draws initial weights: validation leaves torch's generator as it was
+        per_row = row_bytes(build_network(spec), rows)
     if dqn:
         needs.append(Need(f"{where}.batch_size", 2 * params.batch_size * per_row,
                           f"a learning step of {params.batch_size} rows"))

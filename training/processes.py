@@ -17,8 +17,8 @@ def _worker(results: Any, index: int, task: dict) -> None:
     stop_on_signals()  # a worker started from a job in the background inherits SIGINT ignored
     try:
         results.put((index, train_run(**task)))
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # before train_run could catch it (its inputs still being read): nothing written
+        results.put((index, RunResult.for_task(task, "not started")))
 
 
 def run_in_processes(tasks: list[dict], jobs: int, on_result: Any = None, threads: int = 1) -> list[RunResult]:

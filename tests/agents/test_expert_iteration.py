@@ -34,6 +34,10 @@ class CountingProgress:
     def done(self) -> bool:
         return self.episode >= self.episodes
 
+    @property
+    def stopping(self) -> bool:
+        return False
+
     def update(self, episodes_done: int, **scalars: float) -> None:
         self.episode = episodes_done
         self.scalars.update(scalars)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 from experiment_files import assert_one_line_error, run_main, write_inputs  # noqa: E402
@@ -16,7 +17,7 @@ from experiment_files import assert_one_line_error, run_main, write_inputs  # no
 from agents.machine_memory import physical_memory  # noqa: E402
 from agents.networks import build_network  # noqa: E402
 from training.config import ConfigError, parse_config, parse_training  # noqa: E402
-from training.memory import network_spec_of, parameter_count, run_needs  # noqa: E402
+from training.memory import evaluation_tasks, network_spec_of, parameter_count, run_needs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,3 +72,25 @@ def test_main_refuses_it_with_exit_status_2_and_writes_nothing(tmp_path):
     line = assert_one_line_error(run_main(tmp_path, "big"))
     assert "training.json" in line and "num_envs" in line
     assert not (tmp_path / "experiments").exists() or not any((tmp_path / "experiments").iterdir())
+
+
+@pytest.mark.parametrize(("targets", "reg_inits", "count"), [
+    ({"values": 7, "alternate_freq": 0}, None, 100),  # 7 random targets a cycle: EVAL_TARGETS held-out ones
+    ({"values": [[1, 2, 3, 4], [5, 6, 7, 8]], "alternate_freq": 0}, {"values": [[0, 0, 0, 0], [1, 1, 1, 1]],
+                                                                     "alternate_freq": 0}, 4),
+    ({"solvable": 3, "held_out": "tiers"}, None, 100 * 5),
+    ({"functions": {"solvable": 2, "held_out": "tiers"}}, None, 100 * 5),
+    ({"functions": ["r1 = r2", "r3 = r1 + r2"], "alternate_freq": 0}, None, 2),
+])
+def test_every_form_of_targets_is_counted_and_validated(targets, reg_inits, count):
+    config_data, run_data = shipped("DQN", run={"targets": targets, "reg_inits": reg_inits})
+    config = parse_config(config_data)
+    run = parse_training([run_data], config)[0]  # accepted, whatever the form
+    assert evaluation_tasks(config, run) == count
+
+
+def test_validation_leaves_torchs_generator_as_it_was():
+    config_data, run_data = shipped("Generalist")
+    before = torch.get_rng_state()
+    validate(config_data, run_data)
+    assert torch.equal(torch.get_rng_state(), before)
