@@ -11,6 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from environment.function_tasks import FunctionBatch, FunctionTaskSource, execute_runs, keyword_source
+from environment.heap import SMALLEST_KEPT, keep_freed_memory
 from environment.rewards import make_reward
 from environment.single_env import function_observation_space, observation_space
 from environment.tasks import TaskSource, check_registers
@@ -58,6 +59,10 @@ class ToyCorewarVectorEnv(VectorEnv):
       copy also runs its program on the R + 1 probe inputs (zeros and each unit input: `probes`
       [num_envs, R + 1, R]), stepped with the examples in one array `runs`, so that `correct` is decided
       exactly at an episode's end: the program's affine map follows from these runs.
+
+    A copy's observation is fresh arrays each step. From about 1,300 copies (one observation ≥ 128 KiB)
+    the environment asks glibc to keep freed memory in the process (environment/heap.py: without it
+    8,192 copies stepped at half the speed of 1,024); a user's own MALLOC_* setting is left alone.
 
     Info (arrays over copies): `registers` (after the step), and `performance` and `solved` with their
     masks `_performance` and `_solved` marking the copies whose episode ended in this step; on a
@@ -116,6 +121,8 @@ class ToyCorewarVectorEnv(VectorEnv):
         self.idle = np.zeros(num_envs, dtype=bool)
         self._started = False
         self._np_random, self._np_random_seed = seeding.np_random(None)
+        if sum(array.nbytes for array in self._observation().values()) >= SMALLEST_KEPT:
+            keep_freed_memory()  # else each step's fresh arrays are page-faulted in again (environment/heap.py)
 
     def _function_arrays(self) -> None:
         """A function task's state: the examples' and the probes' runs, targets and masks."""
