@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from agents.registry import agent_class
-from training.allocator import keep_freed_memory
+from environment.heap import keep_freed_memory
 from training.config import parse_config, parse_training
 from training.context import RunContext
 from training.monitor import Monitor, stop_requests

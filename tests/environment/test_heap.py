@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from environment.heap import OPT_OUT, malloc_left_alone
+from environment.heap import OPT_OUT, keep_freed_memory, malloc_left_alone
 
 ROOT = Path(__file__).resolve().parents[2]
 ON_GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
@@ -47,6 +47,16 @@ def test_8192_copies_step_without_page_faults_unless_opted_out():
     # glibc's own rule hands a step's arrays back to the kernel (hundreds of faults a step): what the
     # environment's setting removes.
     assert faults_per_step(**{OPT_OUT: "0"}) > 100
+
+
+@pytest.mark.skipif(not ON_GLIBC, reason="glibc's mallopt")
+def test_freed_memory_is_kept_with_glibc(monkeypatch):
+    for name in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES", OPT_OUT):
+        monkeypatch.delenv(name, raising=False)
+    keep_freed_memory.cache_clear()
+    assert keep_freed_memory() is True
+    keep_freed_memory.cache_clear()
+    assert keep_freed_memory() is True  # setting it again is harmless
 
 
 @pytest.mark.parametrize("variable", ["MALLOC_TRIM_THRESHOLD_=1048576", "MALLOC_MMAP_THRESHOLD_=65536",
