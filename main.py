@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from training.cli import ArgumentParser, check_name, fail, stop_on_signals
+from training.cli import ArgumentParser, check_name, exit_promptly, fail, stop_on_signals
 from training.config import Config, ConfigError, Run, load_config, parse_training
 from training.files import ExperimentLock, claim_experiment_folders, read_json, write_json
 from training.result import RunResult
@@ -164,10 +164,9 @@ def print_summary(results: list[RunResult]) -> None:
 
 
 def draw_curves(results: list[RunResult], path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    figure, axes = plt.subplots(figsize=(8, 5))
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, and no GUI backend to pick
+    figure = Figure(figsize=(8, 5))
+    axes = figure.subplots()
     for r in results:
         if r.curve:
             episodes, performance = zip(*r.curve, strict=True)
@@ -180,7 +179,6 @@ def draw_curves(results: list[RunResult], path: Path) -> None:
         axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,6 +216,7 @@ def train_experiment(args: Any, config: Config, runs: list[Run], raw: list, raw_
     if not args.resume:
         write_json(experiment / "Training_descriptions.json", raw)
         write_json(experiment / "config.json", config.to_json())
+    import matplotlib.figure  # noqa: F401  (0.4 s to import: before the runs, not after a Ctrl-C)
     results = run_jobs(runs, config, args, experiment, tensorboard, raw_runs, resumed)
     print()
     print_summary(results)
@@ -238,4 +237,4 @@ if __name__ == "__main__":
     # SIGINT or SIGTERM, however the command was started, stops every run (here or in a worker process)
     # at its next step: each writes its checkpoint and logs, and the exit status is 130.
     stop_on_signals()
-    sys.exit(main())
+    exit_promptly(main())

@@ -23,7 +23,7 @@ from typing import Any
 
 from sweeps.sigopt_driver import choose_driver, make_connection
 from sweeps.spaces import SearchSpace, Trial, best_preset, best_trial, load_search_space, read_trials
-from training.cli import ArgumentParser, check_name, fail, stop_on_signals
+from training.cli import ArgumentParser, check_name, exit_promptly, fail, stop_on_signals
 from training.config import Config, ConfigError, load_config, load_training, parse_training
 from training.files import ExperimentLock, claim_experiment_folders, write_json
 
@@ -233,4 +233,4 @@ def sweep(args: Any, plan: Plan, connection: Any, driver: str, experiment: Path,
 if __name__ == "__main__":
     # SIGINT or SIGTERM, however the sweep was started, stops it like Ctrl-C: exit 130, trials.csv kept.
     stop_on_signals()
-    sys.exit(main())
+    exit_promptly(main())

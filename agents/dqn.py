@@ -8,6 +8,7 @@ Units: `learning_starts` and `epsilon_decay_steps` count episodes (docs/configur
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,8 @@ from agents.networks import build_network, greedy_policy, q_network_spec
 from agents.passes import in_chunks, pass_size, tensor_chunks
 from agents.replay import Hindsight, PrioritizedSampler, Replay, ReplayBuffer, Sample, UniformSampler
 from agents.self_imitation import SelfImitation
+from agents.step_stops import StepTimer
+from synthesis.search import StopRequested
 
 
 class DQN_Agent:
@@ -55,6 +58,7 @@ class DQN_Agent:
         self.update_credit = 0.0  # gradient steps owed: learning_freq steps earn one
         self.owed: dict | None = None  # the step taken whose gradient steps and report are still to come (settle)
         self.loss = float("nan")
+        self.step_timer = StepTimer()  # whether a stop is asked for within gradient steps (they may be slow)
         self.env_restored = False  # a checkpoint put the environment back (its episodes go on)
 
     def epsilon(self, episode: int) -> float:
@@ -144,7 +148,10 @@ class DQN_Agent:
         while self.update_credit >= 1:
             if progress.stopping:
                 return False
-            self.learn()
+            try:
+                self.learn(lambda: progress.stopping)
+            except StopRequested:  # within the step: dropped whole, still owed
+                return False
             self.update_credit -= 1
         self.owed = None
         if self.steps // p.target_update_freq != owed["previous_steps"] // p.target_update_freq:
@@ -177,9 +184,31 @@ class DQN_Agent:
             batch = concatenate_samples(batch, source.replay.sample(demos, self.rng))
         return batch, demos
 
-    def learn(self) -> None:
-        p = self.params
+    def learn(self, should_stop: Callable[[], bool] | None = None) -> None:
+        """One gradient step. A stop asked for during its passes (`should_stop`, asked before each torch
+        operation once steps are slow: agents/step_stops.py) drops it whole and raises StopRequested; the
+        draws of its batch are undone, so the step taken again later is the same."""
+        drawn_from = self.rng.bit_generator.state
         batch, demos = self.sample()
+        try:
+            with self.step_timer.passes(should_stop):
+                loss, td_errors = self.loss_of(batch, demos)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+        except StopRequested:
+            self.rng.bit_generator.state = drawn_from
+            self.optimizer.zero_grad(set_to_none=True)
+            raise
+        if isinstance(self.sampler, PrioritizedSampler):  # the searched rows are not the sampler's
+            self.sampler.update_priorities(batch.rows[:len(td_errors)], td_errors)
+        torch.nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
+        self.optimizer.step()
+        self.loss = float(loss.detach())
+
+    def loss_of(self, batch: Sample, demos: int) -> tuple[torch.Tensor, np.ndarray]:
+        """The double-DQN loss of a batch whose last `demos` rows are demonstrations, and the TD errors
+        of its other rows (for prioritized replay; empty when replay is uniform)."""
+        p = self.params
         # Everything but the rows (they stay on the host, for the priorities) goes to the device.
         t = {name: torch.as_tensor(array, device=self.device) for name, array in batch._asdict().items()
              if name != "rows" and array is not None}
@@ -197,13 +226,10 @@ class DQN_Agent:
         loss = (F.smooth_l1_loss(q_taken, y, reduction="none") * t["weight"]).mean()
         if demos:  # the searched action must lead every other by the margin (DQfD's large-margin loss)
             loss = loss + p.demo_weight * large_margin_loss(q_demos, t["action"][played:], p.demo_margin)
-        if isinstance(self.sampler, PrioritizedSampler):  # the searched rows are not the sampler's
-            self.sampler.update_priorities(batch.rows[:played], (y - q_taken)[:played].detach().cpu().numpy())
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)
-        self.optimizer.step()
-        self.loss = float(loss.detach())
+        td_errors = np.zeros(0)
+        if isinstance(self.sampler, PrioritizedSampler):
+            td_errors = (y - q_taken)[:played].detach().cpu().numpy()
+        return loss, td_errors
 
     # -- checkpoints ----------------------------------------------------------------------------------
     def model_payload(self) -> dict[str, Any]:

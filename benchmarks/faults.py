@@ -339,15 +339,18 @@ def bound_cases() -> list[tuple[str, Callable[[int], tuple[dict, dict]], int]]:
 def run_main(cwd: Path, config: dict, run: dict, seconds: float, stop_when: Callable[[Path], bool] | None = None
              ) -> dict:
     """main.py on (config, run) in `cwd`: SIGINT once `stop_when(run folder)` holds (or after `seconds`);
-    its exit status, peak resident memory (MiB), seconds in all, seconds from SIGINT to exit, logs."""
+    its exit status, peak resident memory (MiB), seconds in all, seconds from SIGINT to exit and, of
+    these, the seconds writing models/last (from when its temporary file appears), its MiB, logs."""
     import signal
     write_inputs(cwd, [run], config)
     started = time.monotonic()
     with (cwd / "stderr.txt").open("w", encoding="utf-8") as stderr:
         process = subprocess.Popen([PYTHON, MAIN, "e", "--quiet", "-j", "1"], cwd=cwd, stdout=subprocess.DEVNULL,
                                    stderr=stderr)
-    run_dir, signalled, peak = cwd / "experiments" / "e" / str(run["id"]), None, 0
+    run_dir, signalled, peak, saving = cwd / "experiments" / "e" / str(run["id"]), None, 0, None
     while True:
+        if signalled is not None and saving is None and (run_dir / "models" / ".last.tmp").exists():
+            saving = time.monotonic()
         # The resident peak of the process itself (VmHWM: its own memory since its exec; the rusage of a
         # child started from this process would count this process's own peak, inherited at the fork).
         peak = max(peak, resident_peak(process.pid))
@@ -363,8 +366,11 @@ def run_main(cwd: Path, config: dict, run: dict, seconds: float, stop_when: Call
     process.returncode = os.waitstatus_to_exitcode(wait_status)
     lines = (cwd / "stderr.txt").read_text(encoding="utf-8").strip().splitlines()
     logs = sorted(p.name for p in run_dir.glob("*_Evaluation")) if run_dir.is_dir() else []
+    last = run_dir / "models" / "last"
     return {"status": process.returncode, "peak_mib": peak / 2**20, "seconds": ended - started,
-            "stop_seconds": None if signalled is None else ended - signalled, "logs": logs, "stderr": lines[-1:]}
+            "stop_seconds": None if signalled is None else ended - signalled,
+            "saving_seconds": None if saving is None else ended - saving,
+            "last_mib": last.stat().st_size / 2**20 if last.is_file() else None, "logs": logs, "stderr": lines[-1:]}
 
 
 def resident_peak(pid: int) -> int:
@@ -398,7 +404,7 @@ def bound_case(case: tuple[str, Callable[[int], tuple[dict, dict]], int], second
     half = (physical_memory() or 0) / 2**21
     peak = outcome["peak_mib"]
     ended = "finished" if outcome["stop_seconds"] is None else \
-        f"stopped after {seconds:.0f} s, exit {outcome['stop_seconds']:.1f} s after SIGINT"
+        f"stopped after {seconds:.0f} s, exit {outcome['stop_seconds']:.1f} s after SIGINT" + saving_text(outcome)
     ok = outcome["status"] in (0, 130) and peak is not None and peak <= half and \
         (outcome["stop_seconds"] is None or outcome["stop_seconds"] <= 2.0)
     value_text = "max" if value == maximum else f"{value:,} (largest accepted of {maximum:,})"
@@ -406,6 +412,13 @@ def bound_case(case: tuple[str, Callable[[int], tuple[dict, dict]], int], second
               f"{ended}, first evaluation {'logged' if outcome['logs'] else 'not reached'}"
               + (f"; stderr: {outcome['stderr'][0][:120]}" if outcome["stderr"] else ""))
     return what, ok, detail
+
+
+def saving_text(outcome: dict) -> str:
+    """What writing models/last took of a stop, when it took long enough to be seen (polled every 20 ms)."""
+    if outcome["saving_seconds"] is None or outcome["last_mib"] is None:
+        return ""
+    return f" (of which {outcome['saving_seconds']:.1f} s writing models/last, {outcome['last_mib']:,.0f} MiB)"
 
 
 def stop_cases() -> list[tuple[str, dict, dict, Callable[[Path], bool]]]:
@@ -446,7 +459,8 @@ def stop_case(case: tuple[str, dict, dict, Callable[[Path], bool]]) -> tuple[str
         pending = torch.load(last_path, weights_only=True)["monitor"].get("pending") if last_path.exists() else None
     latency = outcome["stop_seconds"]
     ok = outcome["status"] == 130 and latency is not None and latency <= 2.0
-    detail = (f"exit {outcome['status']} {latency:.2f} s after SIGINT" if latency is not None else "never signalled")
+    detail = (f"exit {outcome['status']} {latency:.2f} s after SIGINT{saving_text(outcome)}" if latency is not None
+              else "never signalled")
     detail += f", pending evaluations {pending}" if pending else ", nothing pending"
     return what, ok, detail + f", logs {outcome['logs']}"
 

@@ -95,7 +95,7 @@ def train_run(run_data: dict, config_data: dict, run_dir: str, tensorboard_dir: 
     except Exception as error:  # a failing run is reported, and must not stop the others
         if monitor is not None:
             result = monitor.result("failed")
-            monitor.logger.progress.close()
+            monitor.logger.close()  # its TensorBoard events too: main.py exits without Python's teardown
         result.status, result.error = "failed", f"{type(error).__name__}: {error}"
         result.traceback, result.seconds = traceback.format_exc(), time.perf_counter() - started
     return result

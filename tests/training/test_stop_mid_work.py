@@ -129,9 +129,9 @@ class StopWhileLearning:
         self.episode, self.episodes, self.learns, self.count = episode, episodes, learns, 0
         learn = agent.learn
 
-        def counted() -> None:
+        def counted(should_stop=None) -> None:
             self.count += 1
-            learn()
+            learn(should_stop)
         agent.learn = counted
 
     @property
@@ -165,3 +165,58 @@ def test_a_stop_between_the_gradient_steps_of_one_step_leaves_them_owed_and_resu
     resumed.train(StopWhileLearning(resumed, 60, None, episode=progress.episode))
     assert all(torch.equal(a, b) for a, b in zip(unbroken.q.state_dict().values(), resumed.q.state_dict().values(),
                                                   strict=True))
+
+
+def filled_agent(folder: Path, **parameters) -> DQN_Agent:
+    """A DQN agent whose replay holds a few hundred random transitions (ready for gradient steps)."""
+    agent = DQN_Agent(context(folder, num_envs=64, batch_size=64, **parameters).agent_setup())
+    obs = agent.env.reset(seed=1)[0]
+    for _ in range(5):
+        actions = agent.act(obs, 1.0)
+        next_obs, rewards, terminated, _, info = agent.env.step(actions)
+        agent.buffer.add(obs, actions, rewards, info.get("final_obs", next_obs), terminated)
+        obs = next_obs
+    return agent
+
+
+def weights(agent: DQN_Agent) -> list[torch.Tensor]:
+    return [x.clone() for x in agent.q.state_dict().values()]
+
+
+def test_a_gradient_step_stopped_within_its_passes_is_dropped_whole_and_taken_again_alike(tmp_path):
+    """A stop asked for after 30 torch operations of a step (in its forward pass) raises StopRequested:
+    the weights, gradients and random draws are as before it; the step taken again then gives the
+    weights of an agent never stopped (agents/step_stops.py)."""
+    unbroken, stopped = filled_agent(tmp_path), filled_agent(tmp_path)
+    unbroken.learn()
+    before, draws = weights(stopped), stopped.rng.bit_generator.state
+    stop = StopAfter(30)
+    with pytest.raises(StopRequested):
+        stopped.learn(stop)
+    assert stop.asked == 31  # asked before each operation, the step's first run under the checks
+    assert all(torch.equal(a, b) for a, b in zip(before, weights(stopped), strict=True))
+    assert all(x.grad is None for x in stopped.q.parameters())
+    assert stopped.rng.bit_generator.state == draws
+    stopped.learn(lambda: False)
+    assert all(torch.equal(a, b) for a, b in zip(weights(unbroken), weights(stopped), strict=True))
+
+
+def test_the_stop_checks_change_no_weight_and_are_dropped_once_steps_are_quick(tmp_path, monkeypatch):
+    """Ten steps with every step checked give the weights of ten steps with none checked (the checks
+    only ask); a quick step turns the checks off, a slow one (CHECKED_AFTER 0 here) keeps them."""
+    import agents.step_stops as step_stops
+    checked, unchecked = filled_agent(tmp_path), filled_agent(tmp_path)
+    asked = StopAfter(10**9)
+    for _ in range(10):
+        checked.step_timer.checked = True
+        checked.learn(asked)
+        unchecked.step_timer.checked = False
+        unchecked.learn(asked)
+    assert asked.asked > 100
+    assert all(torch.equal(a, b) for a, b in zip(weights(checked), weights(unchecked), strict=True))
+    monkeypatch.setattr(step_stops, "CHECKED_AFTER", 0.0)
+    checked.learn(asked)
+    assert checked.step_timer.checked
+    monkeypatch.setattr(step_stops, "CHECKED_AFTER", 60.0)
+    checked.learn(asked)
+    assert not checked.step_timer.checked

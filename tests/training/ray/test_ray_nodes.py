@@ -2,19 +2,33 @@
 (`ray.cluster_utils.Cluster`), whose workers import the project from the copy Ray ships them and write
 into folders of their own. Every file a run makes lands in the driver's folders, and a run whose worker
 is killed, or whose node is removed, mid-run is started again from its checkpoint and ends as the run
-never interrupted."""
+never interrupted; so does a sweep's trial. Ctrl-C on the driver saves the run on the driver, and
+--resume ends it as the run never interrupted."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from experiment_files import evaluation_logs, tiny_config, tiny_run, without_elapsed_time
+from experiment_files import (
+    TIMEOUT,
+    evaluation_logs,
+    interrupt,
+    main_command,
+    run_main,
+    stop,
+    tiny_config,
+    tiny_run,
+    without_elapsed_time,
+    write_inputs,
+)
 from ray_processes import PROC, descendants
 
 ray = pytest.importorskip("ray", reason="--ray needs the optional requirements (requirements-optional.txt)")
@@ -33,8 +47,8 @@ def task(folder: Path) -> dict:
             "tensorboard_dir": str(folder / "runs" / "r"), "seed": 5, "quiet": True}
 
 
-def outcome(folder: Path) -> tuple:
-    run_dir = folder / "experiments" / "r"
+def outcome(folder: Path, run_dir: Path | None = None) -> tuple:
+    run_dir = run_dir or folder / "experiments" / "r"
     logs = {episode: without_elapsed_time(text) for episode, text in evaluation_logs(run_dir).items()}
     models = [torch.load(run_dir / "models" / name, weights_only=True) for name in ("best", "last")]
     return logs, [m["network"] for m in models], models[1]["episode"]
@@ -78,10 +92,13 @@ def training_worker(timeout: float = 120) -> int:
     raise AssertionError("no Ray worker trains the run")
 
 
-def when_checkpointed(folder: Path, action, deadline: float) -> threading.Thread:
-    """Run `action()` once the driver holds the run's checkpoint of episode 80 (sent by the worker)."""
+def when_checkpointed(folder: Path, action, deadline: float, log: Path | None = None) -> threading.Thread:
+    """Run `action()` once the driver holds the run's checkpoint of episode 80 (sent by the worker), or
+    the log `log`."""
+    log = log or folder / "experiments" / "r" / "0000080_Evaluation"
+
     def wait_then_act() -> None:
-        while not (folder / "experiments" / "r" / "0000080_Evaluation").exists() and time.monotonic() < deadline:
+        while not log.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         action()
     thread = threading.Thread(target=wait_then_act, daemon=True)
@@ -137,3 +154,56 @@ def test_a_node_removed_mid_run_is_retried_on_another_and_ends_as_the_unbroken_r
     assert removed
     assert result.status == "finished", result.error
     assert_same(unbroken, outcome(tmp_path))
+
+
+def test_ctrl_c_on_the_driver_saves_the_run_there_and_resume_ends_as_the_unbroken_run(cluster, unbroken, tmp_path):
+    """main.py --ray on the cluster, SIGINT once the driver holds episode 40's log: exit 130 with the
+    run's checkpoint on the driver (sent by its worker as it saved); --resume on the cluster then ends
+    as the run never interrupted."""
+    nodes, _ = cluster
+    write_inputs(tmp_path, [{**RUN, "seed": 5}])
+    run_dir = tmp_path / "experiments" / "e" / "r"
+    process = subprocess.Popen(main_command("e", "--ray", nodes.address), cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + TIMEOUT
+    while not (run_dir / "0000040_Evaluation").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process, "main.py ended or timed out before the driver held episode 40's log")
+        time.sleep(0.02)
+    stopped = interrupt(process)
+    assert stopped.returncode == 130, stopped.stderr
+    last = torch.load(run_dir / "models" / "last", weights_only=True)
+    assert 40 <= last["episode"] < RUN["episodes"], "the run ended before Ctrl-C reached it"
+    resumed = run_main(tmp_path, "e", "--resume", "--ray", nodes.address)
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same(unbroken, outcome(tmp_path, run_dir))
+
+
+def test_a_sweep_trial_whose_worker_is_killed_is_retried_and_the_sweep_ends_as_the_unbroken_one(cluster, tmp_path):
+    """parameter_search.py --ray on the cluster: the worker training trial 001 SIGKILLed once the driver
+    holds its log of episode 40 (of 200); the trial is retried, and trials.csv, the trial's
+    files and logs, its TensorBoard curve and HParams are those of the sweep run here, never broken."""
+    sys.path.insert(0, str(ROOT / "tests" / "sweeps"))
+    from sweep_files import run_search, write_sweep_inputs
+    from test_sweep_killed_resume import SPACE, sweep_args, trial_outcome
+
+    nodes, _ = cluster
+    arguments = sweep_args()
+    arguments[arguments.index("--budget") + 1] = "1"
+    here, on_ray = tmp_path / "here", tmp_path / "ray"
+    for folder in (here, on_ray):
+        write_sweep_inputs(folder, space=SPACE)
+    assert run_search(here, "k", *arguments).returncode == 0
+    killed = []
+    killer = when_checkpointed(on_ray, lambda: (killed.append(training_worker()), os.kill(killed[-1], signal.SIGKILL)),
+                               time.monotonic() + 120, log=on_ray / "experiments" / "k" / "001" / "0000040_Evaluation")
+    swept = run_search(on_ray, "k", *arguments, "--ray", nodes.address)
+    killer.join()
+    assert killed and swept.returncode == 0, swept.stderr
+    assert "retry 1 of 3" in swept.stderr
+    unbroken, retried = trial_outcome(here, "k"), trial_outcome(on_ray, "k")
+    # The retried trial's TensorBoard run holds the killed attempt's events file beside the resumed one's.
+    assert retried["trials"]["001"].pop("event_files") == ["events"] * 2
+    unbroken["trials"]["001"].pop("event_files")
+    assert retried == unbroken
