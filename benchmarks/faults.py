@@ -309,30 +309,33 @@ def preset_case(algo: str, episodes: int, parameters: dict | None = None, settin
     return config, {**runs[0], "algo": algo, "episodes": episodes, **(run or {})}
 
 
+LONG = 10**6  # episodes of a bound's run: every one is stopped by SIGINT, which measures its stop too
+
+
 def bound_cases() -> list[tuple[str, Callable[[int], tuple[dict, dict]], int]]:
     """(what, make(value) -> (config, run), the field's maximum)."""
     import numpy as np
     rng_targets = np.random.default_rng(0).integers(0, 256, (100_000, 4)).tolist()
     return [
         ("targets: 100,000 fixed targets, AC", lambda v: preset_case(
-            "AC", 50, run={"targets": {"values": rng_targets[:v], "alternate_freq": 0}}), 100_000),
-        ("settings.EVAL_TARGETS, AC", lambda v: preset_case("AC", 50, settings={"EVAL_TARGETS": v},
+            "AC", LONG, run={"targets": {"values": rng_targets[:v], "alternate_freq": 0}}), 100_000),
+        ("settings.EVAL_TARGETS, AC", lambda v: preset_case("AC", LONG, settings={"EVAL_TARGETS": v},
                                                              run={"targets": None}), 100_000),
         ("settings.toy_corewar: 16 registers, 256 values, MAX_LENGTH 64 (12,545 actions), DQN", machine_case, 1),
-        ("DQN num_envs", lambda v: preset_case("DQN", 2 * v, {"num_envs": v}), 65_536),
+        ("DQN num_envs", lambda v: preset_case("DQN", LONG, {"num_envs": v}), 65_536),
         ("DQN batch_size (num_envs 8,192, learning from the first step)", lambda v: preset_case(
-            "DQN", 40_000, {"batch_size": v, "num_envs": 8192, "learning_starts": 0}), 65_536),
-        ("DQN h_size with lstm_layers 8", lambda v: preset_case("DQN", 50, {"h_size": v, "middle_size": v,
+            "DQN", LONG, {"batch_size": v, "num_envs": 8192, "learning_starts": 0}), 65_536),
+        ("DQN h_size with lstm_layers 8", lambda v: preset_case("DQN", LONG, {"h_size": v, "middle_size": v,
                                                                              "lstm_layers": 8}), 4096),
-        ("Generalist middle_size (afterstate)", lambda v: preset_case("Generalist", 50, {"middle_size": v}), 4096),
-        ("Generalist effect_size (afterstate)", lambda v: preset_case("Generalist", 50, {"effect_size": v}), 4096),
-        ("DQN replay_buffer_size", lambda v: preset_case("DQN", 50, {"replay_buffer_size": v}), 10**8),
-        ("AC num_envs", lambda v: preset_case("AC", 2 * v, {"num_envs": v}), 65_536),
-        ("AC n_steps", lambda v: preset_case("AC", 50, {"n_steps": v}), 4096),
+        ("Generalist middle_size (afterstate)", lambda v: preset_case("Generalist", LONG, {"middle_size": v}), 4096),
+        ("Generalist effect_size (afterstate)", lambda v: preset_case("Generalist", LONG, {"effect_size": v}), 4096),
+        ("DQN replay_buffer_size", lambda v: preset_case("DQN", LONG, {"replay_buffer_size": v}), 10**8),
+        ("AC num_envs", lambda v: preset_case("AC", LONG, {"num_envs": v}), 65_536),
+        ("AC n_steps", lambda v: preset_case("AC", LONG, {"n_steps": v}), 4096),
         ("run search_budget (guided search at every evaluation)", lambda v: preset_case(
-            "Generalist", 50, run={"search_budget": v}), 10**7),
+            "Generalist", LONG, run={"search_budget": v}), 10**7),
         ("Generalist search_tasks, search_expansions (expert iteration)", lambda v: preset_case(
-            "Generalist", 50, {"search_every": 1, "search_tasks": 100_000, "search_expansions": v}), 10**7),
+            "Generalist", LONG, {"search_every": 1, "search_tasks": 100_000, "search_expansions": v}), 10**7),
     ]
 
 
@@ -386,7 +389,7 @@ def resident_peak(pid: int) -> int:
 
 def machine_case(value: int) -> tuple[dict, dict]:
     """The largest machine validation accepts: 16 registers, 256 values, MAX_LENGTH 64 (12,545 actions)."""
-    config, run = preset_case("DQN", 20, run={"targets": None})  # random targets of 16 registers
+    config, run = preset_case("DQN", LONG, run={"targets": None})  # random targets of 16 registers
     for preset in config["presets"].values():  # instruction_cost × MAX_LENGTH 64 must stay below 1
         preset["parameters"]["instruction_cost"] = min(0.01, preset["parameters"].get("instruction_cost", 0.0))
     config["settings"]["toy_corewar"].update(NUM_REGISTERS=16, N_VALS=256, MAX_LENGTH=64, N_TARGETS=16,

@@ -15,6 +15,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 from experiment_files import evaluation_logs, tiny_config, tiny_run, without_elapsed_time  # noqa: E402
 
+from agents.actor_critic import AC_Agent  # noqa: E402
 from agents.dqn import DQN_Agent  # noqa: E402
 from environment import Specific_register_values  # noqa: E402
 from synthesis.search import CHECK_EVERY, RewardScorer, StopRequested, guided_search  # noqa: E402
@@ -36,11 +37,11 @@ class StopAfter:
         return self.asked > self.calls
 
 
-def context(folder: Path, **parameters) -> RunContext:
+def context(folder: Path, algo: str = "DQN", **parameters) -> RunContext:
     config_data = tiny_config()
-    config_data["presets"]["DQN"]["parameters"].update(parameters)
+    config_data["presets"][algo]["parameters"].update(parameters)
     config = parse_config(config_data)
-    run = parse_training([tiny_run("r", "DQN", episodes=100)], config)[0]
+    run = parse_training([tiny_run("r", algo, episodes=100)], config)[0]
     return RunContext(run, config, folder, folder, seed=1)
 
 
@@ -220,3 +221,56 @@ def test_the_stop_checks_change_no_weight_and_are_dropped_once_steps_are_quick(t
     monkeypatch.setattr(step_stops, "CHECKED_AFTER", 60.0)
     checked.learn(asked)
     assert not checked.step_timer.checked
+
+
+class StopWithin:
+    """A Progress of `episodes` episodes whose stop is asked for after `calls` calls of `agent.<method>`."""
+
+    def __init__(self, agent, method: str, episodes: int, calls: int | None, episode: int = 0) -> None:
+        self.episode, self.episodes, self.calls, self.count = episode, episodes, calls, 0
+        original = getattr(agent, method)
+
+        def counted(*args, **kwargs):
+            self.count += 1
+            return original(*args, **kwargs)
+        setattr(agent, method, counted)
+
+    @property
+    def stopping(self) -> bool:
+        return self.calls is not None and self.count >= self.calls
+
+    @property
+    def done(self) -> bool:
+        return self.stopping or self.episode >= self.episodes
+
+    def update(self, episodes_done: int, **scalars: float) -> None:
+        self.episode = episodes_done
+
+
+@pytest.mark.parametrize(("where", "method", "calls"), [("within a rollout", "sample_actions", 23),
+                                                        ("within an update", "loss_of", 3)])
+def test_an_actor_critic_stopped_mid_rollout_or_mid_update_keeps_its_rollout_and_resumes_alike(
+        tmp_path, monkeypatch, where, method, calls):
+    """AC with rollouts of 10 vector steps: a stop after 23 of them (the third rollout under way) keeps its
+    3 steps in the checkpoint; a stop during the third update (every update checked here: CHECKED_AFTER 0)
+    keeps the whole rollout. Restored, the agent finishes the rollout and ends with the unbroken agent's
+    weights."""
+    import agents.step_stops as step_stops
+    monkeypatch.setattr(step_stops, "CHECKED_AFTER", 0.0)
+
+    def agent() -> AC_Agent:
+        return AC_Agent(context(tmp_path, "AC", num_envs=8, n_steps=10).agent_setup())
+
+    unbroken = agent()
+    unbroken.train(StopWithin(unbroken, method, 60, None))
+    stopped = agent()
+    progress = StopWithin(stopped, method, 60, calls)
+    stopped.train(progress)
+    state = stopped.training_state()
+    kept = len(state["rollout"]["action"])
+    assert kept == (3 if where == "within a rollout" else 10)
+    restored = agent()
+    restored.load_training_state(state)
+    restored.train(StopWithin(restored, method, 60, None, episode=progress.episode))
+    assert all(torch.equal(a, b) for a, b in zip(unbroken.network.state_dict().values(),
+                                                  restored.network.state_dict().values(), strict=True))
