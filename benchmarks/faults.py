@@ -418,10 +418,12 @@ def bound_case(case: tuple[str, Callable[[int], tuple[dict, dict]], int], second
 
 
 def saving_text(outcome: dict) -> str:
-    """What writing models/last took of a stop, when it took long enough to be seen (polled every 20 ms)."""
+    """The part of a stop from the moment models/last began to be written (seen when that took over the
+    20 ms between two looks) to the exit: writing it, then main.py's summary and exit."""
     if outcome["saving_seconds"] is None or outcome["last_mib"] is None:
         return ""
-    return f" (of which {outcome['saving_seconds']:.1f} s writing models/last, {outcome['last_mib']:,.0f} MiB)"
+    return (f" (of which {outcome['saving_seconds']:.1f} s from the start of writing models/last, "
+            f"{outcome['last_mib']:,.0f} MiB)")
 
 
 def stop_cases() -> list[tuple[str, dict, dict, Callable[[Path], bool]]]:

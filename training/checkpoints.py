@@ -70,6 +70,7 @@ class Checkpointer:
     def __init__(self, models_dir: Path, agent: Agent, file_fields: dict[str, Any]) -> None:
         """`file_fields`: what every model file carries besides the network (run, machine, reward_scale)."""
         self.models_dir, self.agent, self.file_fields = models_dir, agent, file_fields
+        self.best_written: int | None = None  # the episode of the best model this process last wrote
         models_dir.mkdir(parents=True, exist_ok=True)
 
     def model_file(self, payload: dict[str, Any], episode: int, performance: float | None) -> dict[str, Any]:
@@ -78,10 +79,13 @@ class Checkpointer:
 
     def save(self, best: tuple[dict[str, Any], int, float] | None, episode: int, performance: float | None,
              progress_state: dict[str, Any]) -> None:
-        """models/best from `best` (payload, episode, performance) when there is one; models/last from
-        the agent now, with its training state and `progress_state` (the record and the run's position)."""
-        if best is not None:
-            save_checkpoint(self.models_dir / "best", self.model_file(*best))
+        """models/best from `best` (payload, episode, performance) when there is one and it is not the one
+        written last; models/last from the agent now, with its training state and `progress_state` (the
+        record and the run's position). A stop waits for both: models/best is not written again unchanged."""
+        best_file = self.models_dir / "best"
+        if best is not None and (best[1] != self.best_written or not best_file.is_file()):
+            save_checkpoint(best_file, self.model_file(*best))
+            self.best_written = best[1]
         last = self.model_file(self.agent.model_payload(), episode, performance)
         last["training"] = self.agent.training_state()
         last["monitor"] = progress_state

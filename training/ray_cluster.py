@@ -41,6 +41,7 @@ CONNECT_TIMEOUT = 5.0  # seconds to reach the cluster's address before giving up
 SAVE_TIMEOUT = 300.0  # seconds the interrupted runs get to save after Ctrl-C
 RETRIES = 3  # a run whose worker or node dies is started again from its checkpoint this many times at most
 SHIP_EVERY = 0.5  # seconds between two looks of a worker at the files its run has changed
+CHECKPOINT = Path("models") / "last"  # the file a retried run resumes from, relative to the run's folder
 # What a worker does not need of the project folder: Ray ships the rest as the runtime_env's working_dir.
 NOT_SHIPPED = [".git", ".venv", "venv", "experiments", "runs", "site", "**/__pycache__", "*.pyc", ".pytest_cache",
                ".ruff_cache", "*.png", "docs"]
@@ -192,23 +193,30 @@ class Shipper(threading.Thread):
             self.ship()
 
     def ship(self) -> None:
+        """Send what is new or changed. models/last is read before the other files and sent after them:
+        whatever its run wrote before that checkpoint (logs, TensorBoard points) then reaches the driver
+        no later than the checkpoint does, so a retry resumes from files that agree with it."""
         import ray
-        calls = []
-        for key, folder in self.folders.items():
-            for path in sorted(folder.rglob("*")):
-                try:
-                    stat = path.stat()
-                    if not path.is_file() or path.name.endswith(".tmp"):  # half written (training/files.py)
-                        continue
-                    signature = (stat.st_size, stat.st_mtime_ns)
-                    if self.sent.get(path) == signature:
-                        continue
-                    data = path.read_bytes()
-                except OSError:  # replaced or removed meanwhile: its next state is sent next time
+        paths = [(key, folder, path) for key, folder in self.folders.items() for path in sorted(folder.rglob("*"))]
+        paths.sort(key=lambda entry: entry[2].relative_to(entry[1]) != CHECKPOINT)  # the checkpoint first
+        reads = []
+        for key, folder, path in paths:
+            try:
+                stat = path.stat()
+                if not path.is_file() or path.name.endswith(".tmp"):  # half written (training/files.py)
                     continue
-                self.sent[path] = signature
-                calls.append(self.collector.put.remote(self.index, key, str(path.relative_to(folder)), data))
-        ray.get(calls)
+                signature = (stat.st_size, stat.st_mtime_ns)
+                if self.sent.get(path) == signature:
+                    continue
+                data = path.read_bytes()
+            except OSError:  # replaced or removed meanwhile: its next state is sent next time
+                continue
+            self.sent[path] = signature
+            reads.append((key, str(path.relative_to(folder)), data))
+        if reads and reads[0][1] == str(CHECKPOINT):
+            reads = reads[1:] + reads[:1]
+        # The collector serves one caller's calls in order: the checkpoint is written after the rest.
+        ray.get([self.collector.put.remote(self.index, key, relative, data) for key, relative, data in reads])
 
     def finish(self) -> None:
         self.stopping.set()

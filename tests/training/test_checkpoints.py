@@ -153,6 +153,28 @@ def test_checkpointer_save_with_a_best_writes_models_best_from_it(tmp_path):
     assert torch.equal(last["network"]["weight"], torch.full((1, 2), 2.0))
 
 
+def test_models_best_is_written_again_only_when_the_best_changed_or_the_file_is_gone(tmp_path, monkeypatch):
+    """A stop waits for every file a save writes: an unchanged best model is not written again."""
+    import training.checkpoints as checkpoints
+    written = []
+    monkeypatch.setattr(checkpoints, "save_checkpoint",
+                        lambda path, payload: (written.append(path.name), save_checkpoint(path, payload)))
+    checkpointer = Checkpointer(tmp_path / "models", StandInAgent(fill=2.0), FILE_FIELDS)
+
+    def save(best_episode: int, fill: float) -> list[str]:
+        written.clear()
+        checkpointer.save((StandInAgent(fill=fill).model_payload(), best_episode, -1.0), episode=40,
+                          performance=-3.0, progress_state={"episode": 40})
+        return written
+
+    assert save(20, 9.0) == ["best", "last"]
+    assert save(20, 9.0) == ["last"]
+    assert save(30, 7.0) == ["best", "last"]
+    assert torch.load(tmp_path / "models" / "best", weights_only=True)["episode"] == 30
+    (tmp_path / "models" / "best").unlink()
+    assert save(30, 7.0) == ["best", "last"]
+
+
 def test_load_last_restores_the_agents_training_state_and_returns_the_checkpoint(tmp_path):
     trained = StandInAgent(fill=4.0)
     trained.steps = 123

@@ -53,6 +53,24 @@ def test_write_makes_the_evaluation_log_named_by_its_episode(logger):
     assert lines[-3:] == ["Mean performance: -2.5", "Mean reward: 7.5", "Solved: 1/2"]
 
 
+def test_a_resumed_session_replaces_what_the_killed_one_logged_after_its_checkpoint(tmp_path):
+    """A session killed at episode 120 after its checkpoint of episode 40 (it logged 0..120); the session
+    resumed from 40 logs 80 and 120 again: each point once, the resumed session's where both logged."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    killed = RunLogger(run_dir, tmp_path / "tensorboard", total_episodes=200, label="killed", quiet=True)
+    for episode in (0, 40, 80, 120):
+        killed.write(hand_worked_evaluation(episode), episodes_done=episode, elapsed=0.0, global_performance=-3.0)
+    killed.close()
+    resumed = RunLogger(run_dir, tmp_path / "tensorboard", total_episodes=200, label="resumed", quiet=True)
+    resumed.resumed_at(40)
+    for episode in (80, 120, 160):
+        resumed.write(hand_worked_evaluation(episode), episodes_done=episode, elapsed=0.0, global_performance=-1.0)
+    resumed.close()
+    curve = [(e.step, e.value) for e in read_events(tmp_path / "tensorboard").Scalars("evaluation/global_performance")]
+    assert curve == [(0, -3.0), (40, -3.0), (80, -1.0), (120, -1.0), (160, -1.0)]
+
+
 def test_write_adds_the_evaluation_scalars_at_the_evaluation_episode(logger, tmp_path):
     logger.write(hand_worked_evaluation(0), episodes_done=0, elapsed=0.0, global_performance=-2.5)
     logger.write(hand_worked_evaluation(40), episodes_done=40, elapsed=2.0, global_performance=-1.0)

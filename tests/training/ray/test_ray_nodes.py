@@ -124,15 +124,27 @@ def test_the_workers_import_the_shipped_project_and_every_file_lands_on_the_driv
     assert not Path(imported).is_relative_to(ROOT) and not Path(cwd).is_relative_to(ROOT)
 
 
-def test_a_worker_killed_mid_run_is_retried_from_its_checkpoint_and_ends_as_the_unbroken_run(
-        cluster, unbroken, tmp_path):
+def kill_training_worker(killed: list) -> None:
+    killed.append(training_worker())
+    os.kill(killed[-1], signal.SIGKILL)
+
+
+@pytest.mark.parametrize("point", ["as it starts", "after episode 80's checkpoint"])
+def test_a_killed_worker_is_retried_from_what_reached_the_driver_and_the_run_ends_as_the_unbroken_run(
+        cluster, unbroken, tmp_path, capsys, point):
+    """Killed as its worker starts (nothing of the run on the driver yet: it starts again from the
+    beginning) or once the driver holds its checkpoint of episode 80 (it resumes from there)."""
     nodes, _ = cluster
-    killed = []
-    killer = when_checkpointed(tmp_path, lambda: (killed.append(training_worker()),
-                                                  os.kill(killed[-1], signal.SIGKILL)), time.monotonic() + 120)
+    killed: list = []
+    if point == "as it starts":
+        killer = threading.Thread(target=kill_training_worker, args=(killed,), daemon=True)
+        killer.start()
+    else:
+        killer = when_checkpointed(tmp_path, lambda: kill_training_worker(killed), time.monotonic() + 120)
     [result] = distributed.run_on_ray([task(tmp_path)], nodes.address)
     killer.join()
     assert killed and result.status == "finished", result.error
+    assert "retry 1 of 3" in capsys.readouterr().err
     assert_same(unbroken, outcome(tmp_path))
 
 
@@ -206,4 +218,6 @@ def test_a_sweep_trial_whose_worker_is_killed_is_retried_and_the_sweep_ends_as_t
     # The retried trial's TensorBoard run holds the killed attempt's events file beside the resumed one's.
     assert retried["trials"]["001"].pop("event_files") == ["events"] * 2
     unbroken["trials"]["001"].pop("event_files")
+    for key in unbroken["trials"]["001"]:
+        assert retried["trials"]["001"][key] == unbroken["trials"]["001"][key], key
     assert retried == unbroken
