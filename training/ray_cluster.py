@@ -161,6 +161,7 @@ class Collector:
 
     def __init__(self, folders: dict[int, dict[str, str]]) -> None:
         self.folders, self.received = folders, 0
+        self.written: dict[int, set[Path]] = {index: set() for index in folders}
 
     def put(self, index: int, key: str, relative: str, data: bytes) -> None:
         root = Path(self.folders[index][key]).resolve()
@@ -171,7 +172,15 @@ class Collector:
         partial = target.with_name(f".{target.name}.part")
         partial.write_bytes(data)
         os.replace(partial, target)  # a reader sees the old file or the new one, whole
+        self.written[index].add(target)
         self.received += len(data)
+
+    def forget(self, index: int) -> None:
+        """Remove every file written for task `index`: its run starts again from the beginning, and what its
+        killed attempt sent (logs, models, a TensorBoard events file of its own) would outlive it."""
+        for target in self.written[index]:
+            target.unlink(missing_ok=True)
+        self.written[index].clear()
 
     def flushed(self) -> int:
         """The bytes received so far (every file sent before this call is written)."""
@@ -294,6 +303,8 @@ def run_on_ray(tasks: list[dict], address: str, retries: int = RETRIES, stats: d
                     attempts[i] += 1  # the worker or its node died: again, from what reached this machine
                     ray.get(collector.flushed.remote())
                     resume = bool(tasks[i].get("resume")) or (Path(tasks[i]["run_dir"]) / "models" / "last").is_file()
+                    if not resume:  # as a run never started: nothing of the killed attempt stays
+                        ray.get(collector.forget.remote(i))
                     print(f"run {tasks[i]['run_data'].get('id')}: {result.error}; retry {attempts[i]} of {retries}"
                           f"{' from its checkpoint' if resume else ' from the start'}", file=sys.stderr)
                     refs[submit(i, resume)] = i

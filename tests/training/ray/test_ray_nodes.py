@@ -30,6 +30,7 @@ from experiment_files import (
     write_inputs,
 )
 from ray_processes import PROC, descendants
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 ray = pytest.importorskip("ray", reason="--ray needs the optional requirements (requirements-optional.txt)")
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -40,24 +41,40 @@ from training.run import train_run  # noqa: E402
 pytestmark = pytest.mark.skipif(not (PROC / "self" / "stat").exists(), reason="reads the process table from /proc")
 ROOT = Path(__file__).resolve().parents[3]
 RUN = tiny_run("r", "DQN", episodes=400, targets=[[0, 10, 30, 250], [4, 14, 18, 238]])
+LONG_RUN = {**RUN, "episodes": 1600}  # seconds long: a kill soon after it starts comes long before its end
 
 
-def task(folder: Path) -> dict:
-    return {"run_data": RUN, "config_data": tiny_config(), "run_dir": str(folder / "experiments" / "r"),
+def task(folder: Path, run: dict = RUN, save_freq: int | None = None) -> dict:
+    """The run (`save_freq`: a SAVE_FREQ other than the tiny configuration's 40)."""
+    config = tiny_config()
+    if save_freq is not None:
+        config["settings"]["SAVE_FREQ"] = save_freq
+    return {"run_data": run, "config_data": config, "run_dir": str(folder / "experiments" / "r"),
             "tensorboard_dir": str(folder / "runs" / "r"), "seed": 5, "quiet": True}
 
 
 def outcome(folder: Path, run_dir: Path | None = None) -> tuple:
+    """The run's evaluation logs, best and last weights, episodes, and its TensorBoard curve as TensorBoard
+    reads it (every events file of the run's folder)."""
     run_dir = run_dir or folder / "experiments" / "r"
     logs = {episode: without_elapsed_time(text) for episode, text in evaluation_logs(run_dir).items()}
     models = [torch.load(run_dir / "models" / name, weights_only=True) for name in ("best", "last")]
-    return logs, [m["network"] for m in models], models[1]["episode"]
+    board = EventAccumulator(str(folder / "runs" / run_dir.relative_to(folder / "experiments")),
+                             size_guidance={"scalars": 0})
+    board.Reload()
+    curve = [(e.step, e.value) for e in board.Scalars("evaluation/mean_performance")]
+    return logs, [m["network"] for m in models], models[1]["episode"], curve
+
+
+def episode_of(outcome: tuple) -> int:
+    return outcome[2]
 
 
 def assert_same(one: tuple, other: tuple) -> None:
-    logs, models, episode = one
-    logs2, models2, episode2 = other
-    assert episode == episode2 == RUN["episodes"] and logs == logs2
+    logs, models, episode, curve = one
+    logs2, models2, episode2, curve2 = other
+    assert episode == episode2 and logs == logs2
+    assert curve == curve2 and [step for step, _ in curve] == list(range(0, episode + 1, 40))
     for weights, weights2 in zip(models, models2, strict=True):
         assert weights.keys() == weights2.keys() and all(torch.equal(weights[k], weights2[k]) for k in weights)
 
@@ -94,11 +111,15 @@ def training_worker(timeout: float = 120) -> int:
 
 def when_checkpointed(folder: Path, action, deadline: float, log: Path | None = None) -> threading.Thread:
     """Run `action()` once the driver holds the run's checkpoint of episode 80 (sent by the worker), or
-    the log `log`."""
+    the file `log`."""
     log = log or folder / "experiments" / "r" / "0000080_Evaluation"
+    return when(log.exists, action, deadline)
 
+
+def when(ready, action, deadline: float) -> threading.Thread:
+    """Run `action()` in a thread once `ready()` (or at `deadline`)."""
     def wait_then_act() -> None:
-        while not log.exists() and time.monotonic() < deadline:
+        while not ready() and time.monotonic() < deadline:
             time.sleep(0.02)
         action()
     thread = threading.Thread(target=wait_then_act, daemon=True)
@@ -144,8 +165,35 @@ def test_a_killed_worker_is_retried_from_what_reached_the_driver_and_the_run_end
     [result] = distributed.run_on_ray([task(tmp_path)], nodes.address)
     killer.join()
     assert killed and result.status == "finished", result.error
-    assert "retry 1 of 3" in capsys.readouterr().err
+    retried = capsys.readouterr().err
+    assert "retry 1 of 3" in retried and ("from the start" in retried) == (point == "as it starts"), retried
+    assert episode_of(unbroken) == RUN["episodes"]
     assert_same(unbroken, outcome(tmp_path))
+
+
+def test_a_run_killed_after_sending_files_but_no_checkpoint_starts_again_with_nothing_of_the_killed_attempt(
+        cluster, tmp_path, capsys):
+    """SAVE_FREQ = the run's length (no checkpoint before its end); the worker killed once the driver
+    holds its first log and a TensorBoard events file: the retry starts from the beginning, and what the
+    killed attempt sent (its events file among them) is gone: the run ends as the unbroken run, its
+    TensorBoard curve holding each point once."""
+    nodes, _ = cluster
+    here, on_ray = tmp_path / "here", tmp_path / "ray"
+    assert train_run(**task(here, LONG_RUN, LONG_RUN["episodes"])).status == "finished"
+
+    def sent() -> bool:
+        return (on_ray / "experiments" / "r" / "0000000_Evaluation").exists() and \
+            any((on_ray / "runs" / "r").glob("events.out.tfevents.*"))
+    killed: list = []
+    killer = when(sent, lambda: kill_training_worker(killed), time.monotonic() + 120)
+    [result] = distributed.run_on_ray([task(on_ray, LONG_RUN, LONG_RUN["episodes"])], nodes.address)
+    killer.join()
+    assert killed and result.status == "finished", result.error
+    assert "retry 1 of 3 from the start" in capsys.readouterr().err
+    assert len(list((on_ray / "runs" / "r").glob("events.out.tfevents.*"))) == 1
+    unbroken = outcome(here)
+    assert episode_of(unbroken) == LONG_RUN["episodes"]
+    assert_same(unbroken, outcome(on_ray))
 
 
 def test_a_node_removed_mid_run_is_retried_on_another_and_ends_as_the_unbroken_run(cluster, unbroken, tmp_path):
@@ -194,7 +242,7 @@ def test_ctrl_c_on_the_driver_saves_the_run_there_and_resume_ends_as_the_unbroke
 
 def test_a_sweep_trial_whose_worker_is_killed_is_retried_and_the_sweep_ends_as_the_unbroken_one(cluster, tmp_path):
     """parameter_search.py --ray on the cluster: the worker training trial 001 SIGKILLed once the driver
-    holds its log of episode 40 (of 200); the trial is retried, and trials.csv, the trial's
+    holds its checkpoint of episode 40 (of 200); the trial is retried, and trials.csv, the trial's
     files and logs, its TensorBoard curve and HParams are those of the sweep run here, never broken."""
     sys.path.insert(0, str(ROOT / "tests" / "sweeps"))
     from sweep_files import run_search, write_sweep_inputs
@@ -209,7 +257,7 @@ def test_a_sweep_trial_whose_worker_is_killed_is_retried_and_the_sweep_ends_as_t
     assert run_search(here, "k", *arguments).returncode == 0
     killed = []
     killer = when_checkpointed(on_ray, lambda: (killed.append(training_worker()), os.kill(killed[-1], signal.SIGKILL)),
-                               time.monotonic() + 120, log=on_ray / "experiments" / "k" / "001" / "0000040_Evaluation")
+                               time.monotonic() + 120, log=on_ray / "experiments" / "k" / "001" / "models" / "last")
     swept = run_search(on_ray, "k", *arguments, "--ray", nodes.address)
     killer.join()
     assert killed and swept.returncode == 0, swept.stderr
