@@ -118,7 +118,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     try:
         parse_config(benchmark_config(args))  # the preset exists, and its changed parameters are valid
     except ConfigError as error:
-        parser.error(str(error))
+        parser.error(f"--set {' '.join(args.set)}: {error}" if args.overrides and not str(error).startswith("--")
+                     else str(error))
     return args
 
 

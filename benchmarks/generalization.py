@@ -58,7 +58,7 @@ REWARD_SETTINGS = {"circular": True, "positive": True, "cumulative": True}
 NO_CAP = 10**8  # the episodes of a run trained for --minutes: its clock ends it
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", default="DQN,AC", help="presets of config.json, comma-separated (default DQN,AC)")
     parser.add_argument("--episodes", type=int, help="training episodes per agent (default 30000)")
@@ -83,7 +83,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: all cores)")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu",
                         help="device of training and search (default cpu)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     for flag in ("episodes", "ac_episodes", "length", "per_tier", "max_length", "registers", "values", "threads"):
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -96,6 +96,11 @@ def parse_args() -> argparse.Namespace:
         parser.error("--registers must be at most 8 and --values at most 256")
     check_training_and_budgets(parser, args)
     args.agents = [a for a in args.agents.split(",") if a]
+    presets = load_config(ROOT / "config.json").presets
+    unknown = [a for a in args.agents if a not in presets]
+    if unknown or not args.agents:
+        parser.error(f"--agents: unknown preset(s) {', '.join(unknown) or '(none given)'}; config.json has "
+                     f"{', '.join(presets)}")
     return args
 
 
@@ -125,10 +130,6 @@ def benchmark_config(args: argparse.Namespace) -> dict:
                                              NUM_ACTIONS=r * v + r * r + 2 * r**3 + 1)
     config["settings"].update(EVAL_TARGETS=args.per_tier, EVAL_SEED=args.seed, LOG_FREQ=10**9, SAVE_FREQ=0,
                               DEVICE=args.device)
-    unknown = [a for a in args.agents if a not in config["presets"]]
-    if unknown or not args.agents:
-        raise SystemExit(f"--agents: unknown preset(s) {', '.join(unknown)}; config.json has "
-                         f"{', '.join(config['presets'])}")
     return config
 
 

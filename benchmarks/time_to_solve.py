@@ -337,7 +337,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         try:
             parse_config(config)  # the changed parameters are valid for every preset trained
         except ConfigError as error:
-            parser.error(str(error))
+            parser.error(f"--set {' '.join(args.set)}: {error}")
     return args
 
 

@@ -54,8 +54,17 @@ def test_the_machine_can_change_its_registers_and_values(tmp_path):
     (("--length", "6"), "--length must be at most --max-length"),
     (("--budgets", "1,x"), "--budgets must be integers"),
     (("--registers", "9"), "--registers must be at most 8"),
-    (("--agents", "XYZ"), "unknown preset"),
+    (("--agents", "DQN,XYZ"), "--agents: unknown preset(s) XYZ; config.json has DQN"),
 ])
-def test_bad_flags_are_refused_in_one_line(args, message):
-    result = run_script(*args)
-    assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+def test_bad_flags_are_refused_in_one_line(args, message, capsys):
+    from benchmarks.generalization import parse_args
+    with pytest.raises(SystemExit) as exit:
+        parse_args(list(args))
+    error = capsys.readouterr().err
+    assert exit.value.code == 2 and message in error.splitlines()[-1]
+
+
+def test_the_script_refuses_a_bad_flag_with_exit_2_and_no_traceback():
+    result = run_script("--agents", "XYZ")
+    assert result.returncode == 2 and "unknown preset" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""

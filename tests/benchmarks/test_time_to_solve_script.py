@@ -22,11 +22,20 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=300)
 
 
-def test_each_agent_trains_every_chosen_run_and_is_summarised_with_its_interval(tmp_path):
-    png = tmp_path / "solved.png"
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """The script run briefly for every agent on two runs, its outcomes saved."""
+    folder = tmp_path_factory.mktemp("time_to_solve")
     result = run_script("--algo", "DQN,AC,PG", "--runs", "2,10", "--seeds", "1", "--max-episodes", "40",
-                        "--assess", "20", "--threads", "1", "--reps", "50", "--png", str(png))
+                        "--assess", "20", "--threads", "1", "--reps", "50", "--png", str(folder / "solved.png"),
+                        "--save", str(folder / "outcomes.json"))
     assert result.returncode == 0, result.stderr
+    return result, folder
+
+
+def test_each_agent_trains_every_chosen_run_and_is_summarised_with_its_interval(trained):
+    result, folder = trained
+    png = folder / "solved.png"
     lines = result.stdout.splitlines()
     rows = [line.split() for line in lines if line.split() and line.split()[0] in ("DQN", "AC", "PG")]
     assert sorted((r[0], r[1]) for r in rows) == sorted(
@@ -66,21 +75,32 @@ def test_the_score_table_puts_seeds_in_rows_and_runs_in_columns_and_counts_unsol
     assert score_table(outcomes, "seconds").tolist() == [[1.0, 9.0], [3.0, 0.0]]
 
 
+def refusal(capsys, *args: str) -> str:
+    """The last line on stderr of the script's arguments refused (exit 2) in this process."""
+    from benchmarks.time_to_solve import parse_arguments
+    with pytest.raises(SystemExit) as exit:
+        parse_arguments(list(args))
+    out, err = capsys.readouterr()
+    assert exit.value.code == 2 and out == ""
+    return err.splitlines()[-1]
+
+
 @pytest.mark.parametrize("flag", ["--jobs", "--seeds", "--threads", "--assess", "--max-episodes", "--reps"])
-def test_counts_below_one_are_refused_in_one_line(flag):
-    result = run_script(flag, "0")
-    assert result.returncode == 2
-    assert "must be at least 1" in result.stderr and "Traceback" not in result.stderr
-    assert result.stdout == ""
+def test_counts_below_one_are_refused_in_one_line(flag, capsys):
+    assert f"{flag} must be at least 1" in refusal(capsys, flag, "0")
 
 
 @pytest.mark.parametrize("args", [["--runs", "11"], ["--runs", "x"], ["--runs", "3-12"], ["--algo", "SAC"],
                                   ["--after-solve", "-1"], ["--after-solve", "5", "--full"],
-                                  ["--png", "/no/such/folder/x.png"], ["--set", "instruction_cost"]])
-def test_options_out_of_range_are_refused_in_one_line(args):
-    result = run_script(*args)
-    assert result.returncode == 2, result.stdout
-    assert "Traceback" not in result.stderr and args[0] in result.stderr
+                                  ["--png", "/no/such/folder/x.png"], ["--set", "instruction_cost"],
+                                  ["--set", "lr=-1"]])
+def test_options_out_of_range_are_refused_in_one_line(args, capsys):
+    assert args[0] in refusal(capsys, *args)
+
+
+def test_the_script_refuses_an_option_with_exit_2_and_no_traceback():
+    result = run_script("--runs", "11")
+    assert result.returncode == 2 and "--runs" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
 
 
@@ -94,16 +114,16 @@ def test_set_changes_the_trained_preset_and_is_validated_as_config_json_is(tmp_p
     assert "presets.DQN.parameters.instruction_cost" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_saved_outcomes_are_reported_again_without_training(tmp_path):
-    saved, png = tmp_path / "dqn.json", tmp_path / "again.png"
-    first = run_script("--runs", "5", "--seeds", "1", "--max-episodes", "20", "--assess", "20", "--threads", "1",
-                       "--reps", "20", "--save", str(saved), "--png", str(tmp_path / "first.png"))
-    assert first.returncode == 0, first.stderr
+def test_saved_outcomes_are_reported_again_without_training(trained, tmp_path):
+    first, folder = trained
+    saved, png = folder / "outcomes.json", tmp_path / "again.png"
     again = run_script("--load", str(saved), str(saved), "--reps", "20", "--png", str(png))
     assert again.returncode == 0, again.stderr
-    rows = [line for line in again.stdout.splitlines() if line.startswith("DQN ")]
-    assert len(rows) == 2 and rows[0] in first.stdout
-    assert "DQN: " in again.stdout and png.stat().st_size > 0
+    for algo in ("DQN", "AC", "PG"):
+        rows = [line for line in again.stdout.splitlines() if line.startswith(f"{algo} ")]
+        assert len(rows) == 4 and all(row in first.stdout for row in rows)  # each file's two runs
+        assert f"{algo}: " in again.stdout
+    assert png.stat().st_size > 0
 
 
 def test_a_file_that_is_not_saved_outcomes_is_refused_in_one_line(tmp_path):

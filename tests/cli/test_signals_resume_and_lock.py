@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -66,15 +67,23 @@ def test_sigterm_stops_a_sweep_started_in_the_background_of_a_script(tmp_path):
     assert (tmp_path / "experiments" / "sw" / "trials.csv").is_file()
 
 
-@pytest.fixture
-def interrupted(tmp_path):
+@pytest.fixture(scope="module")
+def interrupted_once(tmp_path_factory):
     """An experiment of one DQN run, stopped by SIGINT after its first logged evaluation."""
-    write_inputs(tmp_path, [tiny_run("r", "DQN", episodes=400, targets=TARGETS)])
-    process = start_main(tmp_path, "paused", "-j", "1")
-    wait_for_files(process, [tmp_path / "experiments" / "paused" / "r" / "0000040_Evaluation"])
+    folder = tmp_path_factory.mktemp("interrupted")
+    write_inputs(folder, [tiny_run("r", "DQN", episodes=400, targets=TARGETS)])
+    process = start_main(folder, "paused", "-j", "1")
+    wait_for_files(process, [folder / "experiments" / "paused" / "r" / "0000040_Evaluation"])
     process.send_signal(2)
     process.communicate(timeout=120)
     assert process.returncode == 130
+    return folder
+
+
+@pytest.fixture
+def interrupted(interrupted_once, tmp_path):
+    """A copy of that interrupted experiment and its input files, for one test to change."""
+    shutil.copytree(interrupted_once, tmp_path, dirs_exist_ok=True)
     return tmp_path
 
 
