@@ -190,15 +190,10 @@ class DQN_Agent:
         draws of its batch are undone, so the step taken again later is the same."""
         drawn_from = self.rng.bit_generator.state
         batch, demos = self.sample()
-        try:
-            with self.step_timer.passes(should_stop):
-                loss, td_errors = self.loss_of(batch, demos)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-        except StopRequested:
-            self.rng.bit_generator.state = drawn_from
+        with self.step_timer.undone_on_stop(should_stop, self.optimizer, self.rng, drawn_from):
+            loss, td_errors = self.loss_of(batch, demos)
             self.optimizer.zero_grad(set_to_none=True)
-            raise
+            loss.backward()
         if isinstance(self.sampler, PrioritizedSampler):  # the searched rows are not the sampler's
             self.sampler.update_priorities(batch.rows[:len(td_errors)], td_errors)
         torch.nn.utils.clip_grad_norm_(self.q.parameters(), 10.0)

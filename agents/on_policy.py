@@ -128,15 +128,10 @@ class OnPolicyAgent:
         each torch operation once updates are slow: agents/step_stops.py) drops it whole and raises
         StopRequested, the draws of its self-imitation batch undone."""
         drawn_from = self.rng.bit_generator.state
-        try:
-            with self.step_timer.passes(should_stop):
-                loss = self.loss_of(rollout, last_obs)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-        except StopRequested:
-            self.rng.bit_generator.state = drawn_from
+        with self.step_timer.undone_on_stop(should_stop, self.optimizer, self.rng, drawn_from):
+            loss = self.loss_of(rollout, last_obs)
             self.optimizer.zero_grad(set_to_none=True)
-            raise
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(self.network.parameters(), 1.0)
         self.optimizer.step()
         self.loss = float(loss.detach())

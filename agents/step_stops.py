@@ -57,3 +57,17 @@ class StepTimer:
         else:
             yield
         self.checked = time.perf_counter() - started > CHECKED_AFTER
+
+    @contextlib.contextmanager
+    def undone_on_stop(self, should_stop: Callable[[], bool] | None, optimizer: Any, rng: Any,
+                       drawn_from: dict) -> Iterator[None]:
+        """`passes`, and a stop asked for during them undone: the gradients zeroed and the generator `rng`
+        put back to `drawn_from` (its state before the step's draws), so the step taken again later is the
+        same; StopRequested is raised on."""
+        try:
+            with self.passes(should_stop):
+                yield
+        except StopRequested:
+            rng.bit_generator.state = drawn_from
+            optimizer.zero_grad(set_to_none=True)
+            raise

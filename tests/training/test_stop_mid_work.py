@@ -122,22 +122,21 @@ def test_the_final_evaluation_cut_short_leaves_the_run_interrupted_and_resume_fi
     assert np.isfinite(resumed.best_performance)
 
 
-class StopWhileLearning:
-    """A Progress (agents/base.py) of `episodes` episodes whose stop is asked for after `learns` gradient
-    steps of `agent` (counted by wrapping its learn)."""
+class StopWithin:
+    """A Progress of `episodes` episodes whose stop is asked for after `calls` calls of `agent.<method>`."""
 
-    def __init__(self, agent: DQN_Agent, episodes: int, learns: int | None, episode: int = 0) -> None:
-        self.episode, self.episodes, self.learns, self.count = episode, episodes, learns, 0
-        learn = agent.learn
+    def __init__(self, agent, method: str, episodes: int, calls: int | None, episode: int = 0) -> None:
+        self.episode, self.episodes, self.calls, self.count = episode, episodes, calls, 0
+        original = getattr(agent, method)
 
-        def counted(should_stop=None) -> None:
+        def counted(*args, **kwargs):
             self.count += 1
-            learn(should_stop)
-        agent.learn = counted
+            return original(*args, **kwargs)
+        setattr(agent, method, counted)
 
     @property
     def stopping(self) -> bool:
-        return self.learns is not None and self.count >= self.learns
+        return self.calls is not None and self.count >= self.calls
 
     @property
     def done(self) -> bool:
@@ -155,15 +154,15 @@ def test_a_stop_between_the_gradient_steps_of_one_step_leaves_them_owed_and_resu
         return DQN_Agent(context(tmp_path, num_envs=64, learning_freq=1, batch_size=16).agent_setup())
 
     unbroken = agent()
-    unbroken.train(StopWhileLearning(unbroken, 60, None))
+    unbroken.train(StopWithin(unbroken, "learn", 60, None))
     stopped = agent()
-    progress = StopWhileLearning(stopped, 60, 100)
+    progress = StopWithin(stopped, "learn", 60, 100)
     stopped.train(progress)
     assert progress.count == 100 and stopped.owed is not None and stopped.update_credit >= 1
     state = stopped.training_state()
     resumed = agent()
     resumed.load_training_state(state)
-    resumed.train(StopWhileLearning(resumed, 60, None, episode=progress.episode))
+    resumed.train(StopWithin(resumed, "learn", 60, None, episode=progress.episode))
     assert all(torch.equal(a, b) for a, b in zip(unbroken.q.state_dict().values(), resumed.q.state_dict().values(),
                                                   strict=True))
 
@@ -221,30 +220,6 @@ def test_the_stop_checks_change_no_weight_and_are_dropped_once_steps_are_quick(t
     monkeypatch.setattr(step_stops, "CHECKED_AFTER", 60.0)
     checked.learn(asked)
     assert not checked.step_timer.checked
-
-
-class StopWithin:
-    """A Progress of `episodes` episodes whose stop is asked for after `calls` calls of `agent.<method>`."""
-
-    def __init__(self, agent, method: str, episodes: int, calls: int | None, episode: int = 0) -> None:
-        self.episode, self.episodes, self.calls, self.count = episode, episodes, calls, 0
-        original = getattr(agent, method)
-
-        def counted(*args, **kwargs):
-            self.count += 1
-            return original(*args, **kwargs)
-        setattr(agent, method, counted)
-
-    @property
-    def stopping(self) -> bool:
-        return self.calls is not None and self.count >= self.calls
-
-    @property
-    def done(self) -> bool:
-        return self.stopping or self.episode >= self.episodes
-
-    def update(self, episodes_done: int, **scalars: float) -> None:
-        self.episode = episodes_done
 
 
 @pytest.mark.parametrize(("where", "method", "calls"), [("within a rollout", "sample_actions", 23),
