@@ -110,10 +110,14 @@ def training_worker(timeout: float = 120) -> int:
 
 
 def when_checkpointed(folder: Path, action, deadline: float, log: Path | None = None) -> threading.Thread:
-    """Run `action()` once the driver holds the run's checkpoint of episode 80 (sent by the worker), or
-    the file `log`."""
-    log = log or folder / "experiments" / "r" / "0000080_Evaluation"
-    return when(log.exists, action, deadline)
+    """Run `action()` once the driver holds the run's log of episode 80 and a checkpoint (sent by the
+    worker: the one of episode 40 or 80; a log can arrive without the checkpoint the worker sent after it,
+    a call of a killed worker being lost), or the file `log`."""
+    run_dir = folder / "experiments" / "r"
+    if log is not None:
+        return when(log.exists, action, deadline)
+    return when(lambda: (run_dir / "0000080_Evaluation").exists() and (run_dir / "models" / "last").exists(),
+                action, deadline)
 
 
 def when(ready, action, deadline: float) -> threading.Thread:
@@ -154,7 +158,7 @@ def kill_training_worker(killed: list) -> None:
 def test_a_killed_worker_is_retried_from_what_reached_the_driver_and_the_run_ends_as_the_unbroken_run(
         cluster, unbroken, tmp_path, capsys, point):
     """Killed as its worker starts (nothing of the run on the driver yet: it starts again from the
-    beginning) or once the driver holds its checkpoint of episode 80 (it resumes from there)."""
+    beginning) or once the driver holds its log of episode 80 and a checkpoint (it resumes from there)."""
     nodes, _ = cluster
     killed: list = []
     if point == "as it starts":
