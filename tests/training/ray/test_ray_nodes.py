@@ -40,8 +40,9 @@ from training.run import train_run  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (PROC / "self" / "stat").exists(), reason="reads the process table from /proc")
 ROOT = Path(__file__).resolve().parents[3]
-RUN = tiny_run("r", "DQN", episodes=400, targets=[[0, 10, 30, 250], [4, 14, 18, 238]])
-LONG_RUN = {**RUN, "episodes": 1600}  # seconds long: a kill soon after it starts comes long before its end
+# Seconds long (about 4 s on two cores): a worker killed or a node removed once the driver holds the
+# run's first files or its checkpoint of episode 80 is still training it.
+RUN = tiny_run("r", "DQN", episodes=1200, targets=[[0, 10, 30, 250], [4, 14, 18, 238]])
 
 
 def task(folder: Path, run: dict = RUN, save_freq: int | None = None) -> dict:
@@ -183,20 +184,20 @@ def test_a_run_killed_after_sending_files_but_no_checkpoint_starts_again_with_no
     TensorBoard curve holding each point once."""
     nodes, _ = cluster
     here, on_ray = tmp_path / "here", tmp_path / "ray"
-    assert train_run(**task(here, LONG_RUN, LONG_RUN["episodes"])).status == "finished"
+    assert train_run(**task(here, RUN, RUN["episodes"])).status == "finished"
 
     def sent() -> bool:
         return (on_ray / "experiments" / "r" / "0000000_Evaluation").exists() and \
             any((on_ray / "runs" / "r").glob("events.out.tfevents.*"))
     killed: list = []
     killer = when(sent, lambda: kill_training_worker(killed), time.monotonic() + 120)
-    [result] = distributed.run_on_ray([task(on_ray, LONG_RUN, LONG_RUN["episodes"])], nodes.address)
+    [result] = distributed.run_on_ray([task(on_ray, RUN, RUN["episodes"])], nodes.address)
     killer.join()
     assert killed and result.status == "finished", result.error
     assert "retry 1 of 3 from the start" in capsys.readouterr().err
     assert len(list((on_ray / "runs" / "r").glob("events.out.tfevents.*"))) == 1
     unbroken = outcome(here)
-    assert episode_of(unbroken) == LONG_RUN["episodes"]
+    assert episode_of(unbroken) == RUN["episodes"]
     assert_same(unbroken, outcome(on_ray))
 
 
@@ -246,7 +247,8 @@ def test_ctrl_c_on_the_driver_saves_the_run_there_and_resume_ends_as_the_unbroke
 
 def test_a_sweep_trial_whose_worker_is_killed_is_retried_and_the_sweep_ends_as_the_unbroken_one(cluster, tmp_path):
     """parameter_search.py --ray on the cluster: the worker training trial 001 SIGKILLed once the driver
-    holds its checkpoint of episode 40 (of 200); the trial is retried, and trials.csv, the trial's
+    holds its checkpoint of episode 40 (of 1,000: seconds, so the trial is still training then); the
+    trial is retried, and trials.csv, the trial's
     files and logs, its TensorBoard curve and HParams are those of the sweep run here, never broken."""
     sys.path.insert(0, str(ROOT / "tests" / "sweeps"))
     from sweep_files import run_search, write_sweep_inputs
@@ -255,6 +257,7 @@ def test_a_sweep_trial_whose_worker_is_killed_is_retried_and_the_sweep_ends_as_t
     nodes, _ = cluster
     arguments = sweep_args()
     arguments[arguments.index("--budget") + 1] = "1"
+    arguments[arguments.index("--episodes") + 1] = "1000"
     here, on_ray = tmp_path / "here", tmp_path / "ray"
     for folder in (here, on_ray):
         write_sweep_inputs(folder, space=SPACE)
