@@ -248,8 +248,8 @@ def test_ctrl_c_on_the_driver_saves_the_run_there_and_resume_ends_as_the_unbroke
 def test_a_sweep_trial_whose_worker_is_killed_is_retried_and_the_sweep_ends_as_the_unbroken_one(cluster, tmp_path):
     """parameter_search.py --ray on the cluster: the worker training trial 001 SIGKILLed once the driver
     holds its checkpoint of episode 40 (of 1,000: seconds, so the trial is still training then); the
-    trial is retried, and trials.csv, the trial's
-    files and logs, its TensorBoard curve and HParams are those of the sweep run here, never broken."""
+    trial is retried, and trials.csv, the trial's files and logs, its TensorBoard curve and HParams are
+    those of the sweep run here, never broken."""
     sys.path.insert(0, str(ROOT / "tests" / "sweeps"))
     from sweep_files import run_search, write_sweep_inputs
     from test_sweep_killed_resume import SPACE, sweep_args, trial_outcome
