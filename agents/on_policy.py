@@ -197,7 +197,6 @@ class OnPolicyAgent:
             self.imitation.load_state(state["self_imitation"])
 
 
-
 def loaded_rollout(saved: dict[str, Any]) -> dict[str, Any]:
     """A rollout from a checkpoint (tensors there) as training holds it: lists of numpy arrays."""
     return {name: int(steps) if name == "episodes" else [np.asarray(step) for step in steps]

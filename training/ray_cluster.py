@@ -302,7 +302,7 @@ def run_on_ray(tasks: list[dict], address: str, retries: int = RETRIES, stats: d
                 if result.status == "failed" and result.traceback is None and attempts[i] < retries:
                     attempts[i] += 1  # the worker or its node died: again, from what reached this machine
                     ray.get(collector.flushed.remote())
-                    resume = bool(tasks[i].get("resume")) or (Path(tasks[i]["run_dir"]) / "models" / "last").is_file()
+                    resume = bool(tasks[i].get("resume")) or (Path(tasks[i]["run_dir"]) / CHECKPOINT).is_file()
                     if not resume:  # as a run never started: nothing of the killed attempt stays
                         ray.get(collector.forget.remote(i))
                     print(f"run {tasks[i]['run_data'].get('id')}: {result.error}; retry {attempts[i]} of {retries}"

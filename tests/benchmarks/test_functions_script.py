@@ -60,6 +60,7 @@ def test_every_table_on_a_tiny_budget(tmp_path):
     (("--set", "learning_freq"), "expected NAME=VALUE"),
     (("--set", "learning_freq=fast"), "learning_freq"),
     (("--set", "no_such_parameter=1"), "no_such_parameter"),
+    (("--set", "lr=-1"), "--set lr=-1: config.json: presets."),
     (("--preset", "Nope"), "unknown preset Nope"),
 ])
 def test_bad_flags_are_refused_in_one_line(args, message, capsys):

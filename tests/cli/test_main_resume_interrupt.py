@@ -47,8 +47,11 @@ def test_sigint_during_the_first_evaluation_exits_130_with_it_pending_in_a_loada
     network, _ = load_network(run_dir / "models" / "last")
     assert network.state_dict().keys() == last["network"].keys()
     assert 0 <= last["episode"] < 200_000
-    pending = {episode for episode, _ in last["monitor"]["pending"]}
+    # On a fast machine the first evaluation can end before the signal: then the one cut short is a later
+    # one (every ASSESS_FREQ 20 episodes, logged every LOG_FREQ 40). Each log is written or still due.
+    pending = {episode for episode, log in last["monitor"]["pending"] if log}
     logged = set(evaluation_logs(run_dir))
+    assert last["monitor"]["pending"] or logged, "the signal came after the run had ended"
     assert logged | pending == set(range(0, last["episode"] + 1, 40)) and not logged & pending
     assert (run_dir / "models" / "best").is_file() == bool(logged)  # a best model only from a whole evaluation
     [entry] = json.loads((tmp_path / "experiments" / "stopped" / "summary.json").read_text(encoding="utf-8"))
